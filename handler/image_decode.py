@@ -1,0 +1,70 @@
+"""Stage 2: decode image bytes into an upright 8-bit RGB picture, refusing what cannot be decoded.
+
+Accepts what Pillow reads (JPEG, PNG, WebP, BMP, TIFF, GIF: first frame). EXIF orientation is
+applied so boxes refer to the image as displayed. The pixel limit is checked from the header,
+before the pixels are decoded, so decompression bombs cost nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from handler.errors import BadRequest
+
+SUPPORTED = "JPEG, PNG, WebP, BMP, TIFF, GIF"
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    if not data:
+        raise BadRequest("'image' is empty", "InvalidImage")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError, OSError) as exc:
+        if isinstance(exc, (Image.DecompressionBombWarning, Image.DecompressionBombError)):
+            raise BadRequest(f"image is too large to decode safely ({exc})", "ImageTooLarge") from None
+        raise BadRequest(f"'image' is not a readable image; supported: {SUPPORTED}", "InvalidImage") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise BadRequest(
+            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", "ImageTooLarge"
+        )
+    if width == 0 or height == 0:
+        raise BadRequest("image has no pixels", "InvalidImage")
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode: 16-bit and 32-bit integer grey are scaled, not clipped."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        grey = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8), mode="L")
+    elif image.mode == "F":
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), mode="L")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """RGB pixels plus the size (width, height) of the full image as displayed; boxes refer to it."""
+
+    pixels: Image.Image
+    size: tuple[int, int]
+
+
+def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+    """Decode ``data`` into an upright RGB image."""
+    image = _open(data, max_pixels)
+    try:
+        image.load()
+        image = _to_rgb(ImageOps.exif_transpose(image))
+        return DecodedImage(pixels=image, size=image.size)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadRequest(f"image data is truncated or corrupt ({exc})", "InvalidImage") from None

@@ -1,0 +1,67 @@
+"""Stage 4: one batched model call per group of requests that can share a batch exactly.
+
+Captions of any lengths share a batch exactly once :mod:`handler.upstream_fixes` is applied.
+Images of different resized sizes do not: padding them to a common size changes the Swin
+features near the padding. So requests are grouped by resized (H, W), and each group runs
+as one model call (split at ``max_sub_batch``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class RawDetections:
+    """Queries of one image whose best token probability exceeds the box threshold (on CPU)."""
+
+    probs: torch.Tensor  # (n, max_text_len) sigmoid token probabilities
+    boxes: torch.Tensor  # (n, 4) normalised cx, cy, w, h
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """What the model needs for one request."""
+
+    image: torch.Tensor  # (3, H, W), normalised
+    caption: str  # already normalised (lower case, ends with '.')
+    box_threshold: float
+
+
+def group_by_shape(shapes: Sequence[tuple[int, ...]], max_size: int) -> list[list[int]]:
+    """Indices of equal shapes together, in first-seen order, each group at most ``max_size`` long."""
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for index, shape in enumerate(shapes):
+        groups[tuple(shape)].append(index)
+    return [members[i : i + max_size] for members in groups.values() for i in range(0, len(members), max_size)]
+
+
+def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDetections:
+    keep = probs.max(dim=-1).values > threshold
+    return RawDetections(probs=probs[keep].float().cpu(), boxes=boxes[keep].float().cpu())
+
+
+@torch.inference_mode()
+def run_model(model: nn.Module, inputs: Sequence[ModelInput], device: torch.device) -> list[RawDetections]:
+    """Run ``inputs`` as one model call; they must share one image shape."""
+    images = torch.stack([item.image for item in inputs]).to(device, non_blocking=True)
+    outputs = model(images, captions=[item.caption for item in inputs])
+    probs = outputs["pred_logits"].sigmoid()
+    boxes = outputs["pred_boxes"]
+    return [_select(probs[i], boxes[i], item.box_threshold) for i, item in enumerate(inputs)]
+
+
+def predict_batch(
+    model: nn.Module, inputs: Sequence[ModelInput], device: torch.device, max_sub_batch: int
+) -> list[RawDetections]:
+    """Detections for every input, in input order, using as few exact model calls as possible."""
+    results: list[RawDetections | None] = [None] * len(inputs)
+    for group in group_by_shape([item.image.shape for item in inputs], max_sub_batch):
+        for index, detections in zip(group, run_model(model, [inputs[i] for i in group], device)):
+            results[index] = detections
+    return [result for result in results if result is not None]

@@ -1,0 +1,115 @@
+"""The detection pipeline: the stages wired together, with no TorchServe in sight.
+
+request fields -> parse/validate -> decode -> preprocess -> batched model call -> response.
+Each request's outcome is either its response dict or the error that stopped it; one bad
+request never affects the others.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence, Union
+
+import torch
+from PIL import Image
+from torch import nn
+
+from handler import upstream_fixes
+from handler.errors import BadRequest
+from handler.image_decode import decode_image
+from handler.inference import ModelInput, predict_batch
+from handler.model_loader import load_model
+from handler.postprocess import CaptionTokens, build_response
+from handler.preprocess import Resize, to_model_input
+from handler.request import DetectionRequest, parse_request
+from handler.settings import HandlerSettings
+
+logger = logging.getLogger(__name__)
+
+
+class InternalError(BadRequest):
+    """A failure of the service itself while handling one request (HTTP 500 for that request)."""
+
+    code = 500
+
+    def __init__(self) -> None:
+        super().__init__("internal error while handling this request; see the server log", "InternalServerError")
+
+
+Outcome = Union[dict[str, Any], BadRequest]
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request ready for the model, with the metadata its response needs."""
+
+    request: DetectionRequest
+    image: torch.Tensor
+    size: tuple[int, int]  # (width, height) of the image as displayed
+    tokens: CaptionTokens
+
+
+class DetectionPipeline:
+    """Answers batches of detection requests with one GroundingDINO model."""
+
+    def __init__(self, model: nn.Module, settings: HandlerSettings, device: torch.device) -> None:
+        self.model = model
+        self.settings = settings
+        self.device = device
+        self.tokenizer = model.tokenizer
+        self.resize = Resize(settings.resize_short, settings.resize_max)
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
+    ) -> "DetectionPipeline":
+        """Build the model from the config and checkpoint found under ``model_dir``."""
+        upstream_fixes.apply()
+        model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
+        return cls(model, settings, device)
+
+    def prepare(self, raw: Mapping[str, Any]) -> PreparedRequest:
+        """Parse, decode and preprocess one request (raises BadRequest)."""
+        request = parse_request(raw, self.settings)
+        decoded = decode_image(request.image, self.settings.max_pixels)
+        return PreparedRequest(
+            request=request,
+            image=to_model_input(decoded.pixels, self.resize),
+            size=decoded.size,
+            tokens=CaptionTokens.build(request.caption, self.tokenizer),
+        )
+
+    def _prepare_or_error(self, raw: Mapping[str, Any]) -> PreparedRequest | BadRequest:
+        try:
+            return self.prepare(raw)
+        except BadRequest as error:
+            return error
+        except Exception:  # a bug or an unforeseen input must not take the batch down
+            logger.exception("unexpected failure while preparing a request")
+            return InternalError()
+
+    def run(self, raws: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        """One outcome per request, in order: the response dict, or the error for that request."""
+        outcomes: list[PreparedRequest | BadRequest | dict[str, Any]] = [self._prepare_or_error(r) for r in raws]
+        ready = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, PreparedRequest)]
+        inputs = [
+            ModelInput(outcomes[i].image, outcomes[i].request.caption, outcomes[i].request.box_threshold)
+            for i in ready
+        ]
+        for i, raw in zip(ready, predict_batch(self.model, inputs, self.device, self.settings.max_sub_batch)):
+            prepared = outcomes[i]
+            outcomes[i] = build_response(
+                raw, prepared.tokens, prepared.request.text_threshold, prepared.size, self.tokenizer
+            )
+        return outcomes  # type: ignore[return-value]
+
+    def warm_up(self) -> None:
+        """One request through every stage, so the first real request is not slow."""
+        buffer = io.BytesIO()
+        Image.new("RGB", (640, 480), (120, 110, 100)).save(buffer, format="PNG")
+        outcome = self.run([{"image": buffer.getvalue(), "caption": b"warm up"}])[0]
+        if isinstance(outcome, BadRequest):
+            raise RuntimeError(f"warm-up request failed: {outcome.message}")

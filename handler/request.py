@@ -1,0 +1,158 @@
+"""Stage 1: turn one TorchServe request (JSON body or multipart fields) into a validated request.
+
+TorchServe hands a JSON body over as ``{"body": dict}`` and multipart form-data as one key per
+field (values as bytes). Both arrive here as the same flat set of fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from handler.errors import BadRequest
+from handler.settings import HandlerSettings
+
+IMAGE_FIELD = "image"
+TEXT_FIELDS = ("caption",)
+THRESHOLD_FIELDS = ("box_threshold", "text_threshold")
+ALIASES = {"caption_threshold": "text_threshold"}
+KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *ALIASES))
+
+_DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DetectionRequest:
+    """One validated request: encoded image bytes, normalised caption and thresholds."""
+
+    image: bytes
+    caption: str
+    box_threshold: float
+    text_threshold: float
+
+
+def normalize_caption(caption: str) -> str:
+    """Lower-case and end with '.', as ``groundingdino.util.inference.preprocess_caption``."""
+    caption = caption.lower().strip()
+    return caption if caption.endswith(".") else caption + "."
+
+
+def _fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The request's fields, whether the body was JSON or multipart form-data."""
+    if not raw:
+        raise BadRequest("empty request: send JSON or multipart form-data with 'image' and 'caption'", "EmptyRequest")
+    payload: Any = raw.get("body", raw.get("data")) if ("body" in raw or "data" in raw) and len(raw) == 1 else raw
+    if isinstance(payload, (bytes, bytearray)):
+        if not payload.strip():
+            raise BadRequest("empty request body: send JSON with 'image' and 'caption'", "EmptyRequest")
+        try:
+            payload = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadRequest(
+                f"request body is not valid JSON ({exc}); send JSON or multipart form-data", "InvalidJSON"
+            ) from None
+    if not isinstance(payload, dict):
+        raise BadRequest("request body must be a JSON object with 'image' and 'caption'", "InvalidJSON")
+    if not payload:
+        raise BadRequest("empty request: 'image' and 'caption' are required", "EmptyRequest")
+    return dict(payload)
+
+
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f"'{name}' must be UTF-8 text", "InvalidParameter") from None
+    if isinstance(value, str):
+        return value
+    raise BadRequest(f"'{name}' must be a string, got {type(value).__name__}", "InvalidParameter")
+
+
+def decode_image_field(value: Any) -> bytes:
+    """Image bytes from a multipart file part, or from base64 text (data-URI prefix allowed)."""
+    if isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        if not data:
+            raise BadRequest("'image' is empty", "InvalidImage")
+        if data[:5].lower() == b"data:" or _looks_like_base64(data):
+            try:
+                return decode_image_field(data.decode("ascii"))
+            except (BadRequest, UnicodeDecodeError):
+                pass  # not base64 after all: treat as the file's own bytes
+        return data
+    if not isinstance(value, str):
+        raise BadRequest(f"'image' must be base64 text or a file part, got {type(value).__name__}", "InvalidImage")
+    text = _DATA_URI.sub("", value.strip(), count=1)
+    if not text:
+        raise BadRequest("'image' is empty", "InvalidImage")
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("'image' is not valid base64", "InvalidBase64") from None
+    if not data:
+        raise BadRequest("'image' is empty after base64 decoding", "InvalidImage")
+    return data
+
+
+def _looks_like_base64(data: bytes) -> bool:
+    """Multipart clients sometimes send the base64 text as a plain form field."""
+    head = data[:64]
+    return bool(head) and re.fullmatch(rb"[A-Za-z0-9+/=\s]+", head) is not None
+
+
+def _threshold(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be a number in [0, 1], got a boolean", "InvalidParameter")
+    if isinstance(value, (bytes, bytearray, str)):
+        text = _text(name, value).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise BadRequest(f"'{name}' must be a number in [0, 1], got {text!r}", "InvalidParameter") from None
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        raise BadRequest(f"'{name}' must be a number in [0, 1], got {value!r}", "InvalidParameter")
+    if not 0.0 <= value <= 1.0:
+        raise BadRequest(f"'{name}' must be in [0, 1], got {value}", "InvalidParameter")
+    return float(value)
+
+
+def validate_caption(caption: str, max_chars: int) -> str:
+    """A usable, normalised caption, or a BadRequest that says why not."""
+    if not caption.strip():
+        raise BadRequest("'caption' is empty: name what to detect, e.g. 'cat . remote control'", "InvalidCaption")
+    if not caption.replace(".", "").strip():
+        raise BadRequest("'caption' has only dots and spaces: name what to detect", "InvalidCaption")
+    if len(caption) > max_chars:
+        raise BadRequest(f"'caption' is {len(caption)} characters long; the limit is {max_chars}", "InvalidCaption")
+    return normalize_caption(caption)
+
+
+def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> DetectionRequest:
+    """Validate one request; every problem becomes a BadRequest naming the field."""
+    fields = _fields(raw)
+    unknown = sorted(set(fields) - KNOWN_FIELDS)
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(KNOWN_FIELDS))}", "UnknownField"
+        )
+    for alias, name in ALIASES.items():
+        if alias in fields:
+            if name in fields:
+                raise BadRequest(f"send either '{name}' or its alias '{alias}', not both", "InvalidParameter")
+            fields[name] = fields.pop(alias)
+    if IMAGE_FIELD not in fields:
+        raise BadRequest("'image' is required (base64 in JSON, or a file part in multipart)", "MissingField")
+    if "caption" not in fields:
+        raise BadRequest("'caption' is required, e.g. 'cat . remote control'", "MissingField")
+    caption = validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars)
+    thresholds = {
+        name: _threshold(name, fields[name]) if fields.get(name) is not None else getattr(settings, name)
+        for name in THRESHOLD_FIELDS
+    }
+    return DetectionRequest(image=decode_image_field(fields[IMAGE_FIELD]), caption=caption, **thresholds)

@@ -1,0 +1,37 @@
+"""Handler settings: defaults that the ``handler:`` section of model-config.yaml can override."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    """Everything the stages need to know that does not come with a request."""
+
+    model_config: str = "model_config/GroundingDINO_SwinT_OGC.py"
+    bert_dir: str = "bert-base-uncased"
+    box_threshold: float = 0.35
+    text_threshold: float = 0.25
+    resize_short: int = 800  # reference: T.RandomResize([800], max_size=1333)
+    resize_max: int = 1333
+    max_pixels: int = 40_000_000  # decoded size limit; larger images are refused before decoding
+    max_caption_chars: int = 4096
+    max_sub_batch: int = 8  # largest single model call
+    warmup: bool = True
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "HandlerSettings":
+        """Build settings from a mapping, refusing unknown keys so typos do not pass silently."""
+        values = dict(values or {})
+        known = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown handler settings in model-config.yaml: {', '.join(unknown)}")
+        typed = {}
+        for name, value in values.items():
+            default = known[name].default
+            typed[name] = type(default)(value) if not isinstance(default, bool) else bool(value)
+        return cls(**typed)

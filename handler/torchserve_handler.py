@@ -1,0 +1,66 @@
+"""TorchServe entry point: a thin adapter from TorchServe's context and batches to the pipeline.
+
+Bad requests get HTTP 400 (or 500 for an internal failure) with a JSON body, for that request
+alone; the other requests of the batch are answered normally.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handler.errors import BadRequest
+from handler.pipeline import DetectionPipeline
+from handler.settings import HandlerSettings
+
+logger = logging.getLogger(__name__)
+
+
+def select_device(gpu_id: Any) -> torch.device:
+    """``cuda:{gpu_id}`` when TorchServe assigned a GPU and CUDA works, else the CPU."""
+    if gpu_id is not None and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(gpu_id)}")
+    return torch.device("cpu")
+
+
+def cpu_threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Split the host's cores evenly between the model's workers (at least one each)."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
+class GroundingDINOHandler:
+    """The TorchServe custom service: ``initialize`` once per worker, ``handle`` per batch."""
+
+    def __init__(self) -> None:
+        self.pipeline: DetectionPipeline | None = None
+        self.initialized = False
+
+    def initialize(self, context: Any) -> None:
+        properties = context.system_properties
+        model_dir = Path(properties["model_dir"])
+        yaml_config = getattr(context, "model_yaml_config", None) or {}
+        settings = HandlerSettings.from_mapping(yaml_config.get("handler"))
+        device = select_device(properties.get("gpu_id"))
+        if device.type == "cpu":
+            torch.set_num_threads(cpu_threads_per_worker(int(yaml_config.get("minWorkers", 1))))
+        checkpoint = model_dir / context.manifest["model"]["serializedFile"]
+        logger.info("loading %s with %s on %s", checkpoint.name, settings.model_config, device)
+        self.pipeline = DetectionPipeline.load(model_dir, checkpoint, settings, device)
+        if settings.warmup:
+            self.pipeline.warm_up()
+        self.initialized = True
+        logger.info("GroundingDINO ready on %s (%d CPU threads)", device, torch.get_num_threads())
+
+    def handle(self, data: list[dict[str, Any]], context: Any) -> list[dict[str, Any]]:
+        assert self.pipeline is not None, "initialize() must run before handle()"
+        responses = []
+        for index, outcome in enumerate(self.pipeline.run(data)):
+            if isinstance(outcome, BadRequest):
+                context.set_response_status(outcome.code, outcome.message, index)
+                outcome = outcome.to_body()
+            responses.append(outcome)
+        return responses

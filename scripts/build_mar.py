@@ -1,0 +1,106 @@
+"""Build a self-contained GroundingDINO ``.mar``: handler package, configs, tokenizer, checkpoint.
+
+The archive holds everything the worker needs, so TorchServe starts it with no network and no
+per-model pip install. Handler settings and TorchServe model settings can be overridden here
+(tests use a small config and image size) without editing ``model_config/model-config.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+BERT_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
+
+logger = logging.getLogger("build_mar")
+
+
+def _stage(stage: Path, model_config: Path) -> None:
+    """Lay out the archive's extra files exactly as the handler expects them in the model dir."""
+    shutil.copytree(REPO / "handler", stage / "handler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (stage / "model_config").mkdir()
+    shutil.copy2(model_config, stage / "model_config" / model_config.name)
+    (stage / "bert-base-uncased").mkdir()
+    for name in BERT_FILES:
+        source = REPO / "bert-base-uncased" / name
+        if not source.exists():
+            raise SystemExit(f"{source} is missing: run scripts/setup_bert.py first")
+        shutil.copy2(source, stage / "bert-base-uncased" / name)
+
+
+def merged_model_yaml(model_config: Path, overrides: Mapping[str, Any] | None = None,
+                      handler_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """model-config.yaml with the architecture config set and the given overrides applied."""
+    settings = yaml.safe_load((REPO / "model_config" / "model-config.yaml").read_text())
+    settings.update(overrides or {})
+    handler = dict(settings.get("handler") or {})
+    handler["model_config"] = f"model_config/{model_config.name}"
+    handler.update(handler_overrides or {})
+    settings["handler"] = handler
+    return settings
+
+
+def build_mar(
+    checkpoint: Path,
+    export_path: Path,
+    model_config: Path = REPO / "model_config/GroundingDINO_SwinT_OGC.py",
+    model_name: str = "groundingdino",
+    overrides: Mapping[str, Any] | None = None,
+    handler_overrides: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``export_path/model_name.mar`` and return its path."""
+    if not checkpoint.exists():
+        raise SystemExit(f"checkpoint {checkpoint} not found")
+    export_path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mar-stage-") as tmp:
+        stage = Path(tmp) / "extra"
+        stage.mkdir()
+        _stage(stage, model_config)
+        config_file = Path(tmp) / "model-config.yaml"
+        config_file.write_text(yaml.safe_dump(merged_model_yaml(model_config, overrides, handler_overrides)))
+        command = [
+            sys.executable, "-m", "model_archiver.model_packaging",
+            "--model-name", model_name,
+            "--version", "1.0",
+            "--handler", str(REPO / "handler" / "torchserve_handler.py"),
+            "--serialized-file", str(checkpoint),
+            "--extra-files", str(stage),
+            "--config-file", str(config_file),
+            "--export-path", str(export_path),
+            "--force",
+        ]
+        subprocess.run(command, check=True)
+    mar = export_path / f"{model_name}.mar"
+    logger.info("wrote %s (%.1f MB)", mar, mar.stat().st_size / 1e6)
+    return mar
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--config", type=Path, default=REPO / "model_config/GroundingDINO_SwinT_OGC.py")
+    parser.add_argument("--export-path", type=Path, default=REPO / "model_store")
+    parser.add_argument("--model-name", default="groundingdino")
+    parser.add_argument("--batch-size", type=int, help="override batchSize")
+    parser.add_argument("--workers", type=int, help="override minWorkers and maxWorkers")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides: dict[str, Any] = {}
+    if args.batch_size:
+        overrides["batchSize"] = args.batch_size
+    if args.workers:
+        overrides.update(minWorkers=args.workers, maxWorkers=args.workers)
+    build_mar(args.checkpoint, args.export_path, args.config, args.model_name, overrides)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Start TorchServe on free loopback ports with one model, wait until it is READY, stop it cleanly.
+
+Used by the integration tests and the benchmark (and handy by hand): every run gets its own
+config, log folder and ports, so runs never collide with each other or with a served instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+
+logger = logging.getLogger("torchserve_runner")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _torchserve_executable() -> str:
+    """The torchserve launcher of this interpreter's environment (a venv need not be activated)."""
+    beside = Path(sys.executable).parent / "torchserve"
+    return str(beside) if beside.exists() else "torchserve"
+
+
+@dataclass
+class TorchServe:
+    """One TorchServe process serving ``model_name`` from ``model_store``."""
+
+    model_store: Path
+    model_name: str = "groundingdino"
+    extra_config: dict[str, str] = field(default_factory=dict)
+    inference_port: int = field(default_factory=free_port)
+    management_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    workdir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://127.0.0.1:{self.management_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    @property
+    def log_dir(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "logs"
+
+    def _write_config(self) -> Path:
+        assert self.workdir is not None
+        lines = (REPO / "config.properties").read_text().splitlines()
+        settings = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+        settings.update(
+            inference_address=self.url,
+            management_address=self.management_url,
+            metrics_address=self.metrics_url,
+            model_store=str(self.model_store),
+            load_models=f"{self.model_name}={self.model_name}.mar",
+        )
+        settings.update(self.extra_config)
+        path = self.workdir / "config.properties"
+        path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+        return path
+
+    def start(self, timeout: float = 600.0) -> "TorchServe":
+        """Start the server and block until the model's workers are READY (or raise)."""
+        self.workdir = Path(tempfile.mkdtemp(prefix="torchserve-"))
+        config = self._write_config()
+        env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir))
+        command = [_torchserve_executable(), "--start", "--foreground", "--ncs", "--ts-config", str(config),
+                   "--model-store", str(self.model_store)]
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command, cwd=self.workdir, env=env, start_new_session=True,
+            stdout=open(self.workdir / "stdout.log", "wb"), stderr=subprocess.STDOUT,
+        )
+        self.wait_ready(timeout)
+        logger.info("TorchServe READY in %.1f s at %s", time.monotonic() - started, self.url)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"TorchServe exited with {self.process.returncode}:\n{self.tail_log()}")
+            if self.model_ready():
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"model not READY after {timeout:.0f} s:\n{self.tail_log()}")
+
+    def model_ready(self) -> bool:
+        try:
+            reply = requests.get(f"{self.management_url}/models/{self.model_name}", timeout=5)
+        except requests.RequestException:
+            return False
+        if reply.status_code != 200:
+            return False
+        workers = reply.json()[0].get("workers", [])
+        return bool(workers) and all(worker.get("status") == "READY" for worker in workers)
+
+    def tail_log(self, lines: int = 60) -> str:
+        path = self.workdir / "stdout.log" if self.workdir else None
+        if not path or not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the front end and its Python workers (the whole process group)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> "TorchServe":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model-store", type=Path, default=REPO / "model_store")
+    parser.add_argument("--model-name", default="groundingdino")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    server = TorchServe(args.model_store, args.model_name).start()
+    logger.info("serving at %s; Ctrl-C stops it", server.url)
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
