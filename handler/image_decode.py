@@ -27,9 +27,9 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError, OSError) as exc:
-        if isinstance(exc, (Image.DecompressionBombWarning, Image.DecompressionBombError)):
-            raise BadRequest(f"image is too large to decode safely ({exc})", "ImageTooLarge") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise BadRequest(f"image has more pixels than the limit of {max_pixels}", "ImageTooLarge") from None
+    except (UnidentifiedImageError, OSError):
         raise BadRequest(f"'image' is not a readable image; supported: {SUPPORTED}", "InvalidImage") from None
     width, height = image.size
     if width * height > max_pixels:

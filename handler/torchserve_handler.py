@@ -57,6 +57,7 @@ class GroundingDINOHandler:
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[dict[str, Any]]:
         assert self.pipeline is not None, "initialize() must run before handle()"
+        logger.info("handling a batch of %d request(s)", len(data))
         responses = []
         for index, outcome in enumerate(self.pipeline.run(data)):
             if isinstance(outcome, BadRequest):

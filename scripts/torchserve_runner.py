@@ -87,7 +87,9 @@ class TorchServe:
         """Start the server and block until the model's workers are READY (or raise)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="torchserve-"))
         config = self._write_config()
-        env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir))
+        # TorchServe keeps its pid file in TMPDIR: a private TMPDIR lets several servers run at once.
+        env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir),
+                   TMPDIR=str(self.workdir))
         command = [_torchserve_executable(), "--start", "--foreground", "--ncs", "--ts-config", str(config),
                    "--model-store", str(self.model_store)]
         started = time.monotonic()
