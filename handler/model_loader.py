@@ -89,6 +89,11 @@ def read_checkpoint(checkpoint_path: Path) -> dict[str, torch.Tensor]:
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{checkpoint_path}: expected a dict with a 'model' state dict")
+    if checkpoint.get("random_weights"):
+        logger.warning("!" * 78)
+        logger.warning("RANDOM-WEIGHT DEMO CHECKPOINT %s: detections are meaningless.", checkpoint_path.name)
+        logger.warning("Serve the official groundingdino_swint_ogc.pth for real results.")
+        logger.warning("!" * 78)
     state = checkpoint.get("model", checkpoint)
     return {key.removeprefix("module."): value for key, value in state.items()}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def build_mar(
         config_file = Path(tmp) / "model-config.yaml"
         config_file.write_text(yaml.safe_dump(merged_model_yaml(model_config, overrides, handler_overrides)))
         command = [
-            sys.executable, "-m", "model_archiver.model_packaging",
+            str(Path(sys.executable).parent / "torch-model-archiver"),
             "--model-name", model_name,
             "--version", "1.0",
             "--handler", str(REPO / "handler" / "torchserve_handler.py"),
@@ -78,7 +79,8 @@ def build_mar(
             "--export-path", str(export_path),
             "--force",
         ]
-        subprocess.run(command, check=True)
+        # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR keeps builds apart.
+        subprocess.run(command, check=True, env=dict(os.environ, TMPDIR=tmp))
     mar = export_path / f"{model_name}.mar"
     logger.info("wrote %s (%.1f MB)", mar, mar.stat().st_size / 1e6)
     return mar

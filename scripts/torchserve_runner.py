@@ -44,15 +44,23 @@ class TorchServe:
     model_store: Path
     model_name: str = "groundingdino"
     extra_config: dict[str, str] = field(default_factory=dict)
+    bind: str = "127.0.0.1"  # inference address; management and metrics stay on loopback
     inference_port: int = field(default_factory=free_port)
     management_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    grpc_ports: tuple[int, int] = field(default_factory=lambda: (free_port(), free_port()))
+    # Workers talk to the front end over /tmp/.ts.sock.<port>: distinct ports keep servers apart.
+    worker_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     workdir: Path | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.inference_port}"
+
+    @property
+    def inference_address(self) -> str:
+        return f"http://{self.bind}:{self.inference_port}"
 
     @property
     def management_url(self) -> str:
@@ -72,9 +80,12 @@ class TorchServe:
         lines = (REPO / "config.properties").read_text().splitlines()
         settings = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
         settings.update(
-            inference_address=self.url,
+            inference_address=self.inference_address,
             management_address=self.management_url,
             metrics_address=self.metrics_url,
+            grpc_inference_port=str(self.grpc_ports[0]),
+            grpc_management_port=str(self.grpc_ports[1]),
+            initial_worker_port=str(self.worker_port),
             model_store=str(self.model_store),
             load_models=f"{self.model_name}={self.model_name}.mar",
         )
@@ -86,6 +97,7 @@ class TorchServe:
     def start(self, timeout: float = 600.0) -> "TorchServe":
         """Start the server and block until the model's workers are READY (or raise)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="torchserve-"))
+        self.model_store = self.model_store.resolve()  # TorchServe runs inside workdir
         config = self._write_config()
         # TorchServe keeps its pid file in TMPDIR: a private TMPDIR lets several servers run at once.
         env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir),
@@ -149,10 +161,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-store", type=Path, default=REPO / "model_store")
     parser.add_argument("--model-name", default="groundingdino")
+    parser.add_argument("--bind", default="127.0.0.1", help="inference address (0.0.0.0 in Docker)")
+    parser.add_argument("--inference-port", type=int, default=0, help="0: a free port")
+    parser.add_argument("--management-port", type=int, default=0)
+    parser.add_argument("--metrics-port", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    server = TorchServe(args.model_store, args.model_name).start()
-    logger.info("serving at %s; Ctrl-C stops it", server.url)
+    ports = {name: port for name, port in (("inference_port", args.inference_port),
+                                           ("management_port", args.management_port),
+                                           ("metrics_port", args.metrics_port)) if port}
+    server = TorchServe(args.model_store, args.model_name, bind=args.bind, **ports).start()
+    logger.info("serving at %s (logs: %s); Ctrl-C stops it. Try:", server.url, server.log_dir)
+    logger.info("  curl -s %s/predictions/%s -F image=@your.jpg -F caption='person . dog'",
+                server.url, args.model_name)
     try:
         server.process.wait()
     except KeyboardInterrupt:

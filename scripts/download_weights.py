@@ -1,0 +1,125 @@
+"""Download the official GroundingDINO weights, checked; optionally fall back to a random demo.
+
+Prints the checkpoint path on stdout (the last line), so shell scripts can use it. The download
+streams to a ``.partial`` file with a progress bar, then is checked: the byte count must equal the
+server's Content-Length and exceed the known minimum size, and its sha256 must match ``--sha256``
+when given (it is written next to the file either way). Nothing is re-downloaded once present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+from tqdm import tqdm
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+logger = logging.getLogger("download_weights")
+RELEASES = "https://github.com/IDEA-Research/GroundingDINO/releases/download"
+
+
+@dataclass(frozen=True)
+class Weights:
+    url: str
+    config: str
+    min_bytes: int  # the official files are ~694 MB (Swin-T) and ~938 MB (Swin-B)
+
+
+WEIGHTS = {
+    "swint_ogc": Weights(f"{RELEASES}/v0.1.0-alpha/groundingdino_swint_ogc.pth",
+                         "model_config/GroundingDINO_SwinT_OGC.py", 650_000_000),
+    "swinb_cogcoor": Weights(f"{RELEASES}/v0.1.0-alpha2/groundingdino_swinb_cogcoor.pth",
+                             "model_config/GroundingDINO_SwinB_cfg.py", 850_000_000),
+}
+
+
+class DownloadError(RuntimeError):
+    """The weights could not be fetched or failed their checks."""
+
+
+def reachable(url: str, timeout: float = 5.0) -> bool:
+    host = urlparse(url).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def download(weights: Weights, target: Path, sha256: str | None = None) -> Path:
+    """Fetch ``weights`` to ``target`` with size and checksum checks; return ``target``."""
+    if target.exists() and target.stat().st_size >= weights.min_bytes:
+        return target
+    if not reachable(weights.url):
+        raise DownloadError(f"{urlparse(weights.url).hostname} is not reachable from this machine")
+    partial = target.with_suffix(target.suffix + ".partial")
+    digest = hashlib.sha256()
+    with requests.get(weights.url, stream=True, timeout=60) as reply:
+        reply.raise_for_status()
+        expected = int(reply.headers.get("Content-Length", 0))
+        with open(partial, "wb") as out, tqdm(total=expected or None, unit="B", unit_scale=True,
+                                              desc=target.name) as bar:
+            for chunk in reply.iter_content(chunk_size=1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    size = partial.stat().st_size
+    if (expected and size != expected) or size < weights.min_bytes:
+        partial.unlink()
+        raise DownloadError(f"incomplete download: {size} bytes (expected {expected or weights.min_bytes})")
+    if sha256 and digest.hexdigest() != sha256.lower():
+        partial.unlink()
+        raise DownloadError(f"sha256 {digest.hexdigest()} != expected {sha256}")
+    partial.replace(target)
+    target.with_suffix(".sha256").write_text(f"{digest.hexdigest()}  {target.name}\n")
+    return target
+
+
+def demo_checkpoint(config: str) -> Path:
+    """A seeded random-weight checkpoint in the official format, clearly named as such."""
+    from scripts.make_random_checkpoint import make_random_checkpoint
+
+    target = REPO / "weights" / f"RANDOM_DEMO_{Path(config).stem}.pth"
+    if not target.exists():
+        make_random_checkpoint(REPO / config, target)
+    banner = "!" * 78
+    for line in (banner, "USING A RANDOM-WEIGHT DEMO CHECKPOINT: the service runs, detections are MEANINGLESS.",
+                 f"  {target}", "  Put the official weights in weights/ (or run this script where GitHub",
+                 "  is reachable) and rebuild the .mar for real detections.", banner):
+        logger.warning(line)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", choices=sorted(WEIGHTS), default="swint_ogc")
+    parser.add_argument("--sha256", help="expected sha256 of the file (checked when given)")
+    parser.add_argument("--demo-fallback", action="store_true",
+                        help="when the download fails, make a random-weight demo checkpoint instead")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    weights = WEIGHTS[args.model]
+    target = REPO / "weights" / Path(urlparse(weights.url).path).name
+    target.parent.mkdir(exist_ok=True)
+    try:
+        path = download(weights, target, args.sha256)
+        logger.info("official weights ready: %s", path)
+    except (DownloadError, requests.RequestException) as error:
+        if not args.demo_fallback:
+            raise SystemExit(f"download failed: {error}")
+        logger.warning("official weights unavailable (%s)", error)
+        path = demo_checkpoint(weights.config)
+    sys.stdout.write(f"{path}\n")
+
+
+if __name__ == "__main__":
+    main()
