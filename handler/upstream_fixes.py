@@ -16,6 +16,7 @@ Both replacements are identical to upstream for a batch of one. ``apply()`` is i
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import torch
@@ -74,8 +75,15 @@ def generate_masks_with_special_tokens_and_transfer_map(
     return attention_mask, position_ids, stacked
 
 
+# Deprecation notices the upstream code triggers on every call; they bury the worker log.
+UPSTREAM_WARNINGS = (r"torch\.meshgrid: in an upcoming release", r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated",
+                     r"Importing from timm\.models\.layers is deprecated")
+
+
 def apply() -> None:
-    """Install the fixes into the imported upstream modules."""
+    """Install the fixes into the imported upstream modules and quiet its known deprecation notices."""
+    for message in UPSTREAM_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
     from groundingdino.models.GroundingDINO import groundingdino, transformer_vanilla
 
     transformer_vanilla.TransformerEncoderLayer.forward = _text_encoder_layer_forward
