@@ -15,6 +15,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from handler.shared_image import distinct_images, forward_shared
+
 
 @dataclass(frozen=True)
 class RawDetections:
@@ -26,7 +28,7 @@ class RawDetections:
 
 @dataclass(frozen=True)
 class ModelInput:
-    """What the model needs for one request."""
+    """What the model needs for one caption; inputs holding the same image tensor share its backbone pass."""
 
     image: torch.Tensor  # (3, H, W), normalised
     caption: str  # already normalised (lower case, ends with '.')
@@ -49,8 +51,9 @@ def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDe
 @torch.inference_mode()
 def run_model(model: nn.Module, inputs: Sequence[ModelInput], device: torch.device) -> list[RawDetections]:
     """Run ``inputs`` as one model call; they must share one image shape."""
-    images = torch.stack([item.image for item in inputs]).to(device, non_blocking=True)
-    outputs = model(images, captions=[item.caption for item in inputs])
+    distinct, owners = distinct_images([item.image for item in inputs])
+    images = torch.stack(distinct).to(device, non_blocking=True)
+    outputs = forward_shared(model, images, owners, [item.caption for item in inputs])
     probs = outputs["pred_logits"].sigmoid()
     boxes = outputs["pred_boxes"]
     return [_select(probs[i], boxes[i], item.box_threshold) for i, item in enumerate(inputs)]
@@ -59,9 +62,14 @@ def run_model(model: nn.Module, inputs: Sequence[ModelInput], device: torch.devi
 def predict_batch(
     model: nn.Module, inputs: Sequence[ModelInput], device: torch.device, max_sub_batch: int
 ) -> list[RawDetections]:
-    """Detections for every input, in input order, using as few exact model calls as possible."""
+    """Detections for every input, in input order, using as few exact model calls as possible.
+
+    ``max_sub_batch`` counts distinct images: all captions of one image go into its call.
+    """
     results: list[RawDetections | None] = [None] * len(inputs)
-    for group in group_by_shape([item.image.shape for item in inputs], max_sub_batch):
+    distinct, owners = distinct_images([item.image for item in inputs])
+    for members in group_by_shape([image.shape for image in distinct], max_sub_batch):
+        group = [index for index, owner in enumerate(owners) if owner in members]
         for index, detections in zip(group, run_model(model, [inputs[i] for i in group], device)):
             results[index] = detections
     return [result for result in results if result is not None]
