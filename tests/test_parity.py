@@ -1,0 +1,94 @@
+"""Parity with the reference: the service answers as ``groundingdino.util.inference.predict`` does.
+
+A random-weight checkpoint of the full Swin-T OGC architecture; small images (the resize
+settings) keep CPU time low, and ``predict`` reads the very tensor the service preprocessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from groundingdino.util.inference import predict
+from torchvision.ops import box_convert
+
+from conftest import FULL_CONFIG, REPO, cached_checkpoint
+from handler.pipeline import DetectionPipeline
+from handler.settings import HandlerSettings
+
+TEXT_THRESHOLD, TOLERANCE = 0.7, 1e-4
+# (photo, caption, box threshold): thresholds picked so each case keeps a few to a few dozen boxes
+CASES = [
+    ("astronaut.png", "person . flag . space suit", 0.82),
+    ("coffee.png", "a cup of coffee on a saucer .", 0.66),
+    ("chelsea.png", "cat . remote control . sofa", 0.74),
+    ("rocket.jpg", "Rocket . launch tower . smoke plume .", 0.78),
+]
+
+
+@pytest.fixture(scope="module")
+def full_pipeline() -> DetectionPipeline:
+    settings = HandlerSettings(
+        model_config=f"model_config/{FULL_CONFIG.name}", resize_short=256, resize_max=384, warmup=False
+    )
+    return DetectionPipeline.load(REPO, cached_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
+
+
+def _request(photos: dict[str, bytes], name: str, caption: str, box_threshold: float) -> dict[str, Any]:
+    return {
+        "image": photos[name],
+        "caption": caption,
+        "box_threshold": box_threshold,
+        "text_threshold": TEXT_THRESHOLD,
+        "box_format": "xyxy",
+        "normalized": True,
+        "max_detections": 1000,
+    }
+
+
+def _reference(pipeline: DetectionPipeline, request: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """``predict`` on the service's preprocessed image, boxes as clipped normalised corners, best first."""
+    image = pipeline.prepare(request).image
+    boxes, scores, phrases = predict(
+        pipeline.model,
+        image,
+        request["caption"],
+        request["box_threshold"],
+        TEXT_THRESHOLD,
+        device="cpu",
+        remove_combined=False,
+    )
+    order = torch.argsort(scores, descending=True, stable=True)
+    corners = box_convert(boxes[order], in_fmt="cxcywh", out_fmt="xyxy").clamp(0, 1)
+    cleaned = [" ".join(phrases[i].replace("[CLS]", " ").replace("[SEP]", " ").split()) for i in order.tolist()]
+    return corners, scores[order], cleaned
+
+
+def _max_difference(response: dict[str, Any], reference: tuple[torch.Tensor, torch.Tensor, list[str]]) -> float:
+    boxes, scores, phrases = reference
+    assert len(scores) > 0, "the case must produce detections to compare"
+    assert len(response["scores"]) == len(scores)
+    assert response["phrases"] == phrases
+    box_diff = (torch.tensor(response["boxes"]) - boxes).abs().max()
+    score_diff = (torch.tensor(response["scores"]) - scores).abs().max()
+    return float(max(box_diff, score_diff))
+
+
+@pytest.mark.parametrize(("photo", "caption", "box_threshold"), CASES)
+def test_single_request_matches_reference_predict(
+    full_pipeline: DetectionPipeline, photos: dict[str, bytes], photo: str, caption: str, box_threshold: float
+) -> None:
+    request = _request(photos, photo, caption, box_threshold)
+    (response,) = full_pipeline.run([request])
+    assert _max_difference(response, _reference(full_pipeline, request)) <= TOLERANCE
+
+
+def test_batched_requests_match_reference_predict_on_each_alone(
+    full_pipeline: DetectionPipeline, photos: dict[str, bytes]
+) -> None:
+    requests = [_request(photos, *case) for case in CASES]
+    requests.append(_request(photos, "astronaut.png", "helmet . glove", 0.82))  # a second request on the same image shape
+    responses = full_pipeline.run(requests)
+    differences = [_max_difference(r, _reference(full_pipeline, q)) for r, q in zip(responses, requests)]
+    assert max(differences) <= TOLERANCE
