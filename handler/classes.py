@@ -48,7 +48,9 @@ def parse_classes(value: Any) -> tuple[str, ...]:
     """Validated class names, as the caller wrote them."""
     names = _class_values(value)
     if not names:
-        raise BadRequest("'classes' is empty: name at least one class, e.g. [\"person\", \"hard hat\"]", "InvalidClasses")
+        raise BadRequest(
+            "'classes' is empty: name at least one class, e.g. [\"person\", \"hard hat\"]", "InvalidClasses"
+        )
     if len(names) > MAX_CLASSES:
         raise BadRequest(f"'classes' has {len(names)} names; the limit is {MAX_CLASSES}", "InvalidClasses")
     seen: dict[str, int] = {}

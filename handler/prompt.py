@@ -98,7 +98,9 @@ def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: Any, budget: int) -
     return chunks
 
 
-def _chunk(caption: str, pieces: Sequence[_Piece], ids: Sequence[int], tokenizer: Any, max_text_len: int) -> PromptChunk:
+def _chunk(
+    caption: str, pieces: Sequence[_Piece], ids: Sequence[int], tokenizer: Any, max_text_len: int
+) -> PromptChunk:
     """Tokenize the text of ``pieces[ids]`` and map each class token to its class."""
     first, last = pieces[ids[0]], pieces[ids[-1]]
     raw = caption[first.start : last.end]

@@ -177,7 +177,9 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
         "normalized": _flag("normalized", present.get("normalized", False)),
     }
     if options["class_agnostic_nms"] and options["nms_threshold"] is None:
-        raise BadRequest("'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter")
+        raise BadRequest(
+            "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter"
+        )
     return options
 
 

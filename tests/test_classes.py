@@ -59,7 +59,8 @@ def test_every_box_gets_a_valid_class_id_and_the_callers_label(
 
 
 def test_caption_phrases_get_labels_and_class_ids(pipeline: DetectionPipeline, photos: dict[str, bytes]) -> None:
-    response = pipeline.run([{"image": photos["chelsea.png"], "caption": "Cat . remote control", "box_threshold": 0.75}])[0]
+    request = {"image": photos["chelsea.png"], "caption": "Cat . remote control", "box_threshold": 0.75}
+    response = pipeline.run([request])[0]
     _assert_every_box_has_its_class(response, ["cat", "remote control"])
 
 
@@ -74,7 +75,9 @@ def test_class_list_and_equivalent_caption_give_the_same_detections(
     assert set(by_classes["labels"]) <= {"Cat", "remote control"}
 
 
-def test_phrases_contain_no_word_pieces_or_special_tokens(pipeline: DetectionPipeline, photos: dict[str, bytes]) -> None:
+def test_phrases_contain_no_word_pieces_or_special_tokens(
+    pipeline: DetectionPipeline, photos: dict[str, bytes]
+) -> None:
     classes = ["thingamajig", "hydrant", "skateboarder", "hard hat"]
     response = pipeline.run(
         [{"image": photos["rocket.jpg"], "classes": classes, "box_threshold": 0.7, "text_threshold": 0.0}]

@@ -85,7 +85,9 @@ def test_chunked_prompt_uses_one_backbone_pass_and_equals_each_chunk_run_alone(
     chunks = pipeline.prepare({**common, "classes": names}).prompt.chunks
     assert len(chunks) > 1
     backbone_batches: list[int] = []
-    hook = pipeline.model.backbone.register_forward_hook(lambda _m, args, _o: backbone_batches.append(len(args[0].tensors)))
+    hook = pipeline.model.backbone.register_forward_hook(
+        lambda _module, args, _output: backbone_batches.append(len(args[0].tensors))
+    )
     try:
         merged = pipeline.run([{**common, "classes": names}])[0]
     finally:

@@ -47,7 +47,10 @@ def _request(photos: dict[str, bytes], name: str, caption: str, box_threshold: f
     }
 
 
-def _reference(pipeline: DetectionPipeline, request: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+Reference = tuple[torch.Tensor, torch.Tensor, list[str]]
+
+
+def _reference(pipeline: DetectionPipeline, request: dict[str, Any]) -> Reference:
     """``predict`` on the service's preprocessed image, boxes as clipped normalised corners, best first."""
     image = pipeline.prepare(request).image
     boxes, scores, phrases = predict(
@@ -65,7 +68,7 @@ def _reference(pipeline: DetectionPipeline, request: dict[str, Any]) -> tuple[to
     return corners, scores[order], cleaned
 
 
-def _max_difference(response: dict[str, Any], reference: tuple[torch.Tensor, torch.Tensor, list[str]]) -> float:
+def _max_difference(response: dict[str, Any], reference: Reference) -> float:
     boxes, scores, phrases = reference
     assert len(scores) > 0, "the case must produce detections to compare"
     assert len(response["scores"]) == len(scores)
@@ -88,7 +91,8 @@ def test_batched_requests_match_reference_predict_on_each_alone(
     full_pipeline: DetectionPipeline, photos: dict[str, bytes]
 ) -> None:
     requests = [_request(photos, *case) for case in CASES]
-    requests.append(_request(photos, "astronaut.png", "helmet . glove", 0.82))  # a second request on the same image shape
+    # a second request with the same image shape shares its model call
+    requests.append(_request(photos, "astronaut.png", "helmet . glove", 0.82))
     responses = full_pipeline.run(requests)
     differences = [_max_difference(r, _reference(full_pipeline, q)) for r, q in zip(responses, requests)]
     assert max(differences) <= TOLERANCE
