@@ -151,7 +151,7 @@ def _count(name: str, value: Any, limit: int) -> int:
     """A whole number in [1, limit], as a JSON integer or as text (multipart)."""
     if isinstance(value, (bytes, bytearray, str)):
         value = _text(name, value).strip()
-        value = int(value) if value.isdigit() else value
+        value = int(value) if value.isdecimal() else value
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
         raise BadRequest(f"'{name}' must be a whole number in [1, {limit}], got {value!r}", "InvalidParameter")
     return value
