@@ -15,6 +15,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from handler.packing import pack
 from handler.shared_image import distinct_images, forward_shared
 
 
@@ -35,12 +36,18 @@ class ModelInput:
     box_threshold: float
 
 
-def group_by_shape(shapes: Sequence[tuple[int, ...]], max_size: int) -> list[list[int]]:
-    """Indices of equal shapes together, in first-seen order, each group at most ``max_size`` long."""
+def group_by_shape(
+    shapes: Sequence[tuple[int, ...]], max_size: int, sizes: Sequence[int] | None = None
+) -> list[list[int]]:
+    """Indices of equal shapes together, in first-seen order, each group at most ``max_size`` long.
+
+    With ``sizes``, item i counts as ``sizes[i]`` (an item larger than ``max_size`` is a group alone).
+    """
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for index, shape in enumerate(shapes):
         groups[tuple(shape)].append(index)
-    return [members[i : i + max_size] for members in groups.values() for i in range(0, len(members), max_size)]
+    weights = sizes if sizes is not None else [1] * len(shapes)
+    return [run for members in groups.values() for run in pack(members, [weights[i] for i in members], max_size)]
 
 
 def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDetections:
@@ -64,11 +71,13 @@ def predict_batch(
 ) -> list[RawDetections]:
     """Detections for every input, in input order, using as few exact model calls as possible.
 
-    ``max_sub_batch`` counts distinct images: all captions of one image go into its call.
+    ``max_sub_batch`` counts captions; all captions of one image go into one call, so that the
+    image's backbone runs once (one image with more captions than ``max_sub_batch`` is a call alone).
     """
     results: list[RawDetections | None] = [None] * len(inputs)
     distinct, owners = distinct_images([item.image for item in inputs])
-    for members in group_by_shape([image.shape for image in distinct], max_sub_batch):
+    captions_per_image = [owners.count(image) for image in range(len(distinct))]
+    for members in group_by_shape([image.shape for image in distinct], max_sub_batch, captions_per_image):
         group = [index for index, owner in enumerate(owners) if owner in members]
         for index, detections in zip(group, run_model(model, [inputs[i] for i in group], device)):
             results[index] = detections

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import torch
 
 from handler.errors import BadRequest
+from handler.packing import pack
 
 _PHRASE = re.compile(r"[^.]*\.")
 
@@ -75,13 +76,11 @@ def _pieces(caption: str) -> list[_Piece]:
 
 
 def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: Any, budget: int) -> list[list[int]]:
-    """Consecutive piece indices per chunk, each chunk at most ``budget`` tokens (greedy)."""
+    """Consecutive piece indices per chunk, each chunk at most ``budget`` tokens."""
     texts = [caption[piece.start : piece.end] for piece in pieces]
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     dot = tokenizer.convert_tokens_to_ids(".")
-    chunks: list[list[int]] = []
-    used = budget
-    for index, (piece, ids) in enumerate(zip(pieces, encoded)):
+    for piece, ids in zip(pieces, encoded):
         if not [token for token in ids if token != dot]:
             raise BadRequest(f"class or phrase {piece.label!r} has no text the model can read", "InvalidClasses")
         if len(ids) > budget:
@@ -90,12 +89,7 @@ def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: Any, budget: int) -
                 f"{budget} tokens (with its '.')",
                 "PromptTooLong",
             )
-        if used + len(ids) > budget:
-            chunks.append([])
-            used = 0
-        chunks[-1].append(index)
-        used += len(ids)
-    return chunks
+    return pack(range(len(pieces)), [len(ids) for ids in encoded], budget)
 
 
 def _chunk(

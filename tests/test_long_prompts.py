@@ -10,6 +10,7 @@ from transformers import AutoTokenizer
 
 from conftest import REPO
 from handler.errors import BadRequest
+from handler.inference import group_by_shape
 from handler.pipeline import DetectionPipeline
 from handler.prompt import build_prompt
 from handler.request import parse_request
@@ -114,3 +115,9 @@ def test_one_phrase_longer_than_the_token_limit_is_a_400(pipeline: DetectionPipe
     caption = " ".join(["word"] * 300)
     (outcome,) = pipeline.run([{"image": photos["coffee.png"], "caption": caption}])
     assert isinstance(outcome, BadRequest) and outcome.code == 400 and "300 tokens" in outcome.message
+
+
+def test_model_calls_keep_each_images_captions_together_within_max_sub_batch() -> None:
+    shapes = [(3, 4, 4), (3, 4, 4), (3, 8, 8), (3, 4, 4)]
+    assert group_by_shape(shapes, 4, sizes=[3, 2, 5, 1]) == [[0], [1, 3], [2]]
+    assert group_by_shape(shapes, 2) == [[0, 1], [3], [2]]
