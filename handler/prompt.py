@@ -135,4 +135,4 @@ def assign_classes(probs: torch.Tensor, chunk: PromptChunk) -> torch.Tensor:
     owners = chunk.token_class[positions].expand(len(probs), -1)
     per_class = torch.zeros((len(probs), len(chunk.class_ids)), dtype=probs.dtype)
     per_class.scatter_reduce_(1, owners, probs[:, positions], reduce="amax", include_self=False)
-    return chunk.class_ids[per_class.argmax(dim=1)] if len(probs) else torch.zeros(0, dtype=torch.long)
+    return chunk.class_ids[per_class.argmax(dim=1)]

@@ -160,3 +160,13 @@ def test_class_without_readable_text_is_a_400_from_the_pipeline(
 ) -> None:
     (outcome,) = pipeline.run([{"image": photos["coffee.png"], "classes": ["cup", "\u200b"]}])
     assert isinstance(outcome, BadRequest) and outcome.code == 400 and "no text" in outcome.message
+
+
+def test_stray_dots_in_a_caption_do_not_shift_class_ids(tokenizer: Any) -> None:
+    prompt = build_prompt(". cat .. dog . .", tokenizer)
+    (chunk,) = prompt.chunks
+    assert prompt.labels == ("cat", "dog") and chunk.caption == ". cat .. dog . ."
+    positions = {class_id: (chunk.token_class == class_id).nonzero().flatten().tolist() for class_id in (0, 1)}
+    assert [chunk.tokens.input_ids[positions[0][0]], chunk.tokens.input_ids[positions[1][0]]] == (
+        tokenizer("cat dog", add_special_tokens=False)["input_ids"]
+    )

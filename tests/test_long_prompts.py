@@ -121,3 +121,13 @@ def test_model_calls_keep_each_images_captions_together_within_max_sub_batch() -
     shapes = [(3, 4, 4), (3, 4, 4), (3, 8, 8), (3, 4, 4)]
     assert group_by_shape(shapes, 4, sizes=[3, 2, 5, 1]) == [[0], [1, 3], [2]]
     assert group_by_shape(shapes, 2) == [[0, 1], [3], [2]]
+
+
+def test_long_caption_is_split_at_its_dots_like_the_same_class_list(tokenizer: Any) -> None:
+    names = NAMES_400[:200]  # a caption is limited to 4096 characters
+    caption = parse_request({"image": b"x", "caption": " . ".join(names)}, HandlerSettings()).caption
+    by_caption, by_classes = build_prompt(caption, tokenizer), _prompt(names, tokenizer)
+    assert len(by_caption.chunks) > 1
+    tokens = [[chunk.tokens.input_ids for chunk in prompt.chunks] for prompt in (by_caption, by_classes)]
+    assert tokens[0] == tokens[1]
+    assert by_caption.labels == by_classes.labels == tuple(names)
