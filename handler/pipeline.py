@@ -75,7 +75,7 @@ class DetectionPipeline:
     def prepare(self, raw: Mapping[str, Any]) -> PreparedRequest:
         """Parse, decode and preprocess one request (raises BadRequest)."""
         request = parse_request(raw, self.settings)
-        prompt = build_prompt(request.caption, self.tokenizer, request.classes)
+        prompt = build_prompt(request.caption, self.tokenizer, request.classes, self.model.max_text_len)
         decoded = decode_image(request.image, self.settings.max_pixels)
         return PreparedRequest(
             request=request,
