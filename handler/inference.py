@@ -15,6 +15,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from handler.packing import pack
+from handler.shared_image import distinct_images, forward_shared
+
 
 @dataclass(frozen=True)
 class RawDetections:
@@ -26,19 +29,25 @@ class RawDetections:
 
 @dataclass(frozen=True)
 class ModelInput:
-    """What the model needs for one request."""
+    """What the model needs for one caption; inputs holding the same image tensor share its backbone pass."""
 
     image: torch.Tensor  # (3, H, W), normalised
     caption: str  # already normalised (lower case, ends with '.')
     box_threshold: float
 
 
-def group_by_shape(shapes: Sequence[tuple[int, ...]], max_size: int) -> list[list[int]]:
-    """Indices of equal shapes together, in first-seen order, each group at most ``max_size`` long."""
+def group_by_shape(
+    shapes: Sequence[tuple[int, ...]], max_size: int, sizes: Sequence[int] | None = None
+) -> list[list[int]]:
+    """Indices of equal shapes together, in first-seen order, each group at most ``max_size`` long.
+
+    With ``sizes``, item i counts as ``sizes[i]`` (an item larger than ``max_size`` is a group alone).
+    """
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for index, shape in enumerate(shapes):
         groups[tuple(shape)].append(index)
-    return [members[i : i + max_size] for members in groups.values() for i in range(0, len(members), max_size)]
+    weights = sizes if sizes is not None else [1] * len(shapes)
+    return [run for members in groups.values() for run in pack(members, [weights[i] for i in members], max_size)]
 
 
 def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDetections:
@@ -49,8 +58,9 @@ def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDe
 @torch.inference_mode()
 def run_model(model: nn.Module, inputs: Sequence[ModelInput], device: torch.device) -> list[RawDetections]:
     """Run ``inputs`` as one model call; they must share one image shape."""
-    images = torch.stack([item.image for item in inputs]).to(device, non_blocking=True)
-    outputs = model(images, captions=[item.caption for item in inputs])
+    distinct, owners = distinct_images([item.image for item in inputs])
+    images = torch.stack(distinct).to(device, non_blocking=True)
+    outputs = forward_shared(model, images, owners, [item.caption for item in inputs])
     probs = outputs["pred_logits"].sigmoid()
     boxes = outputs["pred_boxes"]
     return [_select(probs[i], boxes[i], item.box_threshold) for i, item in enumerate(inputs)]
@@ -59,9 +69,16 @@ def run_model(model: nn.Module, inputs: Sequence[ModelInput], device: torch.devi
 def predict_batch(
     model: nn.Module, inputs: Sequence[ModelInput], device: torch.device, max_sub_batch: int
 ) -> list[RawDetections]:
-    """Detections for every input, in input order, using as few exact model calls as possible."""
+    """Detections for every input, in input order, using as few exact model calls as possible.
+
+    ``max_sub_batch`` counts captions; all captions of one image go into one call, so that the
+    image's backbone runs once (one image with more captions than ``max_sub_batch`` is a call alone).
+    """
     results: list[RawDetections | None] = [None] * len(inputs)
-    for group in group_by_shape([item.image.shape for item in inputs], max_sub_batch):
+    distinct, owners = distinct_images([item.image for item in inputs])
+    captions_per_image = [owners.count(image) for image in range(len(distinct))]
+    for members in group_by_shape([image.shape for image in distinct], max_sub_batch, captions_per_image):
+        group = [index for index, owner in enumerate(owners) if owner in members]
         for index, detections in zip(group, run_model(model, [inputs[i] for i in group], device)):
             results[index] = detections
     return [result for result in results if result is not None]

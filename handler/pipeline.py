@@ -22,8 +22,9 @@ from handler.errors import BadRequest
 from handler.image_decode import decode_image
 from handler.inference import ModelInput, predict_batch
 from handler.model_loader import load_model
-from handler.postprocess import CaptionTokens, build_response
+from handler.postprocess import build_response
 from handler.preprocess import Resize, to_model_input
+from handler.prompt import Prompt, build_prompt
 from handler.request import DetectionRequest, parse_request
 from handler.settings import HandlerSettings
 
@@ -49,7 +50,7 @@ class PreparedRequest:
     request: DetectionRequest
     image: torch.Tensor
     size: tuple[int, int]  # (width, height) of the image as displayed
-    tokens: CaptionTokens
+    prompt: Prompt
 
 
 class DetectionPipeline:
@@ -74,12 +75,13 @@ class DetectionPipeline:
     def prepare(self, raw: Mapping[str, Any]) -> PreparedRequest:
         """Parse, decode and preprocess one request (raises BadRequest)."""
         request = parse_request(raw, self.settings)
+        prompt = build_prompt(request.caption, self.tokenizer, request.classes, self.model.max_text_len)
         decoded = decode_image(request.image, self.settings.max_pixels)
         return PreparedRequest(
             request=request,
             image=to_model_input(decoded.pixels, self.resize),
             size=decoded.size,
-            tokens=CaptionTokens.build(request.caption, self.tokenizer),
+            prompt=prompt,
         )
 
     def _prepare_or_error(self, raw: Mapping[str, Any]) -> PreparedRequest | BadRequest:
@@ -96,14 +98,15 @@ class DetectionPipeline:
         outcomes: list[PreparedRequest | BadRequest | dict[str, Any]] = [self._prepare_or_error(r) for r in raws]
         ready = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, PreparedRequest)]
         inputs = [
-            ModelInput(outcomes[i].image, outcomes[i].request.caption, outcomes[i].request.box_threshold)
+            ModelInput(outcomes[i].image, chunk.caption, outcomes[i].request.box_threshold)
             for i in ready
+            for chunk in outcomes[i].prompt.chunks
         ]
-        for i, raw in zip(ready, predict_batch(self.model, inputs, self.device, self.settings.max_sub_batch)):
+        raws = iter(predict_batch(self.model, inputs, self.device, self.settings.max_sub_batch))
+        for i in ready:
             prepared = outcomes[i]
-            outcomes[i] = build_response(
-                raw, prepared.tokens, prepared.request.text_threshold, prepared.size, self.tokenizer
-            )
+            chunk_raws = [next(raws) for _ in prepared.prompt.chunks]
+            outcomes[i] = build_response(chunk_raws, prepared.prompt, prepared.request, prepared.size, self.tokenizer)
         return outcomes  # type: ignore[return-value]
 
     def warm_up(self) -> None:

@@ -1,69 +1,55 @@
-"""Stage 5: thresholded queries to the response: pixel boxes, scores and matched phrases.
+"""Stage 5: thresholded queries to the response: boxes, scores, matched phrases and classes.
 
 Semantics follow ``groundingdino.util.inference.predict``: a box's score is its best token
 probability; its phrase is the caption's tokens whose probability exceeds ``text_threshold``,
-decoded as text, without special tokens or dots.
+decoded as text, without special tokens or dots. On top of that every box gets the class whose
+tokens score highest (:func:`handler.prompt.assign_classes`); the detections of a prompt's
+chunks are merged, optionally suppressed (NMS) and cut to ``max_detections``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
-from torchvision.ops import box_convert
 
+from handler.box_format import format_boxes, to_pixel_boxes
 from handler.inference import RawDetections
+from handler.nms import keep_detections
+from handler.prompt import CaptionTokens, Prompt, assign_classes
+from handler.request import DetectionRequest
 
 
-@dataclass(frozen=True)
-class CaptionTokens:
-    """A caption's token ids (as the model sees them) and which of them can be part of a phrase."""
-
-    input_ids: list[int]
-    phrase_token: torch.Tensor  # bool, (max_text_len,): True where the token is a word piece
-
-    @classmethod
-    def build(cls, caption: str, tokenizer: Any, max_text_len: int = 256) -> "CaptionTokens":
-        input_ids = tokenizer(caption)["input_ids"][:max_text_len]
-        excluded = set(tokenizer.all_special_ids) | set(tokenizer.convert_tokens_to_ids(["."]))
-        mask = torch.zeros(max_text_len, dtype=torch.bool)
-        mask[: len(input_ids)] = torch.tensor([token not in excluded for token in input_ids], dtype=torch.bool)
-        return cls(input_ids=input_ids, phrase_token=mask)
-
-
-def phrases(probs: torch.Tensor, tokens: CaptionTokens, text_threshold: float, tokenizer: Any) -> list[str]:
-    """The matched text of each row of ``probs`` (n, max_text_len)."""
+def phrase(probs: torch.Tensor, tokens: CaptionTokens, text_threshold: float, tokenizer: Any) -> str:
+    """The matched text of one box's token probabilities ``probs`` (max_text_len,)."""
     selected = (probs > text_threshold) & tokens.phrase_token
-    result = []
-    for row in selected:
-        ids = [tokens.input_ids[i] for i in row.nonzero().flatten().tolist()]
-        result.append(" ".join(tokenizer.decode(ids).replace(".", " ").split()))
-    return result
-
-
-def to_pixel_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Normalised (cx, cy, w, h) to pixel (x1, y1, x2, y2), clipped to the image."""
-    width, height = size
-    scale = torch.tensor([width, height, width, height], dtype=boxes.dtype)
-    xyxy = box_convert(boxes * scale, in_fmt="cxcywh", out_fmt="xyxy")
-    xyxy[:, 0::2] = xyxy[:, 0::2].clamp(0, width)
-    xyxy[:, 1::2] = xyxy[:, 1::2].clamp(0, height)
-    return xyxy
+    ids = [tokens.input_ids[i] for i in selected.nonzero().flatten().tolist()]
+    return " ".join(tokenizer.decode(ids).replace(".", " ").split())
 
 
 def build_response(
-    raw: RawDetections, tokens: CaptionTokens, text_threshold: float, size: tuple[int, int], tokenizer: Any
+    raws: Sequence[RawDetections],
+    prompt: Prompt,
+    request: DetectionRequest,
+    size: tuple[int, int],
+    tokenizer: Any,
 ) -> dict[str, Any]:
-    """The JSON-ready answer for one request, detections sorted by score (highest first)."""
-    scores = raw.probs.max(dim=-1).values if len(raw.probs) else torch.zeros(0)
-    order = torch.argsort(scores, descending=True, stable=True)
-    probs, scores = raw.probs[order], scores[order]
-    boxes = to_pixel_boxes(raw.boxes[order], size)
+    """The JSON-ready answer for one request from its chunks' detections, highest score first."""
+    probs = torch.cat([raw.probs for raw in raws])
+    chunk_of = torch.cat([torch.full((len(raw.probs),), k, dtype=torch.long) for k, raw in enumerate(raws)])
+    class_ids = torch.cat([assign_classes(raw.probs, chunk) for raw, chunk in zip(raws, prompt.chunks)])
+    scores = probs.max(dim=-1).values
+    boxes = to_pixel_boxes(torch.cat([raw.boxes for raw in raws]), size)
+    keep = keep_detections(
+        boxes, scores, class_ids, request.nms_threshold, request.class_agnostic_nms, request.max_detections
+    ).tolist()
     return {
-        "boxes": [[round(float(v), 2) for v in box] for box in boxes.tolist()],
-        "scores": [round(float(s), 4) for s in scores.tolist()],
-        "phrases": phrases(probs, tokens, text_threshold, tokenizer),
+        "boxes": format_boxes(boxes[keep], size, request.box_format, request.normalized),
+        "scores": [round(float(scores[i]), 4) for i in keep],
+        "phrases": [
+            phrase(probs[i], prompt.chunks[chunk_of[i]].tokens, request.text_threshold, tokenizer) for i in keep
+        ],
+        "labels": [prompt.labels[class_ids[i]] for i in keep],
+        "class_ids": [int(class_ids[i]) for i in keep],
         "image_size": [int(size[0]), int(size[1])],
     }
-

@@ -14,26 +14,41 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from handler.box_format import BOX_FORMATS
+from handler.classes import classes_caption, parse_classes
 from handler.errors import BadRequest
 from handler.settings import HandlerSettings
 
 IMAGE_FIELD = "image"
-TEXT_FIELDS = ("caption",)
+TEXT_FIELDS = ("caption", "classes")
 THRESHOLD_FIELDS = ("box_threshold", "text_threshold")
+OUTPUT_FIELDS = ("nms_threshold", "class_agnostic_nms", "max_detections", "box_format", "normalized")
 ALIASES = {"caption_threshold": "text_threshold"}
-KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *ALIASES))
+KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *ALIASES))
+MAX_DETECTIONS_LIMIT = 1000
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class DetectionRequest:
-    """One validated request: encoded image bytes, normalised caption and thresholds."""
+    """One validated request: encoded image bytes, normalised caption, thresholds and output options.
+
+    ``classes`` is the caller's class list when the caption was built from one (``None`` for a
+    plain caption).
+    """
 
     image: bytes
     caption: str
     box_threshold: float
     text_threshold: float
+    classes: tuple[str, ...] | None = None
+    nms_threshold: float | None = None
+    class_agnostic_nms: bool = False
+    max_detections: int = 100
+    box_format: str = "xyxy"
+    normalized: bool = False
 
 
 def normalize_caption(caption: str) -> str:
@@ -122,6 +137,52 @@ def _threshold(name: str, value: Any) -> float:
     return float(value)
 
 
+def _flag(name: str, value: Any) -> bool:
+    """A JSON boolean, or true/false/1/0/yes/no as text (multipart)."""
+    if isinstance(value, bool):
+        return value
+    text = _text(name, value).strip().lower() if isinstance(value, (bytes, bytearray, str)) else None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise BadRequest(f"'{name}' must be true or false, got {value!r}", "InvalidParameter")
+
+
+def _count(name: str, value: Any, limit: int) -> int:
+    """A whole number in [1, limit], as a JSON integer or as text (multipart)."""
+    if isinstance(value, (bytes, bytearray, str)):
+        value = _text(name, value).strip()
+        value = int(value) if value.isdecimal() else value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise BadRequest(f"'{name}' must be a whole number in [1, {limit}], got {value!r}", "InvalidParameter")
+    return value
+
+
+def _box_format(value: Any) -> str:
+    text = _text("box_format", value).strip().lower()
+    if text not in BOX_FORMATS:
+        raise BadRequest(f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", "InvalidParameter")
+    return text
+
+
+def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dict[str, Any]:
+    """NMS, size and box format options; absent fields take their defaults."""
+    present = {name: fields[name] for name in OUTPUT_FIELDS if fields.get(name) is not None}
+    options: dict[str, Any] = {
+        "nms_threshold": _threshold("nms_threshold", present["nms_threshold"]) if "nms_threshold" in present else None,
+        "class_agnostic_nms": _flag("class_agnostic_nms", present.get("class_agnostic_nms", False)),
+        "max_detections": _count(
+            "max_detections", present.get("max_detections", settings.max_detections), MAX_DETECTIONS_LIMIT
+        ),
+        "box_format": _box_format(present.get("box_format", "xyxy")),
+        "normalized": _flag("normalized", present.get("normalized", False)),
+    }
+    if options["class_agnostic_nms"] and options["nms_threshold"] is None:
+        raise BadRequest(
+            "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter"
+        )
+    return options
+
+
 def validate_caption(caption: str, max_chars: int) -> str:
     """A usable, normalised caption, or a BadRequest that says why not."""
     if not caption.strip():
@@ -148,11 +209,27 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
             fields[name] = fields.pop(alias)
     if IMAGE_FIELD not in fields:
         raise BadRequest("'image' is required (base64 in JSON, or a file part in multipart)", "MissingField")
-    if "caption" not in fields:
-        raise BadRequest("'caption' is required, e.g. 'cat . remote control'", "MissingField")
-    caption = validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars)
+    if "caption" in fields and "classes" in fields:
+        raise BadRequest("send either 'caption' or 'classes', not both", "InvalidParameter")
+    if "classes" in fields:
+        classes: tuple[str, ...] | None = parse_classes(fields["classes"])
+        caption = classes_caption(classes)
+    elif "caption" in fields:
+        classes = None
+        caption = validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars)
+    else:
+        raise BadRequest(
+            "'caption' or 'classes' is required, e.g. 'cat . remote control' or [\"cat\", \"remote control\"]",
+            "MissingField",
+        )
     thresholds = {
         name: _threshold(name, fields[name]) if fields.get(name) is not None else getattr(settings, name)
         for name in THRESHOLD_FIELDS
     }
-    return DetectionRequest(image=decode_image_field(fields[IMAGE_FIELD]), caption=caption, **thresholds)
+    return DetectionRequest(
+        image=decode_image_field(fields[IMAGE_FIELD]),
+        caption=caption,
+        classes=classes,
+        **thresholds,
+        **_output_options(fields, settings),
+    )

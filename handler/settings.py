@@ -19,6 +19,7 @@ class HandlerSettings:
     resize_max: int = 1333
     max_pixels: int = 40_000_000  # decoded size limit; larger images are refused before decoding
     max_caption_chars: int = 4096
+    max_detections: int = 100  # default for requests that do not send 'max_detections'
     max_sub_batch: int = 8  # largest single model call
     warmup: bool = True
 
