@@ -45,7 +45,7 @@ def build_response(
     ).tolist()
     return {
         "boxes": format_boxes(boxes[keep], size, request.box_format, request.normalized),
-        "scores": [round(float(scores[i]), 4) for i in keep],
+        "scores": [round(float(scores[i]), 6) for i in keep],
         "phrases": [
             phrase(probs[i], prompt.chunks[chunk_of[i]].tokens, request.text_threshold, tokenizer) for i in keep
         ],

@@ -81,7 +81,7 @@ def test_caption_empty_or_only_dots_is_rejected(caption):
 
 
 def test_missing_caption_is_rejected():
-    assert "'caption' is required" in rejects({"body": {"image": b64(PNG)}}).message
+    assert "'caption' or 'classes' is required" in rejects({"body": {"image": b64(PNG)}}).message
 
 
 def test_missing_image_is_rejected():

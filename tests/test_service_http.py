@@ -82,7 +82,7 @@ BAD_REQUESTS = {
     "invalid base64": ({"image": "@@@", "caption": "cat"}, "InvalidBase64", "not valid base64"),
     "not an image": ({"image": b64(b"plain text, not pixels"), "caption": "cat"}, "InvalidImage", "not a readable image"),
     "truncated image": ("truncated", "InvalidImage", "truncated or corrupt"),
-    "missing caption": ({"image": "photo"}, "MissingField", "'caption' is required"),
+    "missing caption": ({"image": "photo"}, "MissingField", "'caption' or 'classes' is required"),
     "empty caption": ({"image": "photo", "caption": "  "}, "InvalidCaption", "'caption' is empty"),
     "only dots": ({"image": "photo", "caption": ". . ."}, "InvalidCaption", "only dots"),
     "threshold not a number": ({"image": "photo", "caption": "cat", "box_threshold": "high"}, "InvalidParameter", "'box_threshold' must be a number"),
