@@ -150,6 +150,8 @@ def annotate(
     *,
     caption: str | None = None,
     classes: Sequence[str] | Path | None = None,
+    box_threshold: float = 0.35,
+    text_threshold: float = 0.25,
     **settings: Any,
 ) -> Summary:
     """Annotate ``source`` (folder, glob or list file) into ``out``, asking for ``classes``
@@ -162,4 +164,5 @@ def annotate(
     else:
         class_list = ClassList.from_file(classes) if isinstance(classes, Path) else ClassList.of(classes)
         send_classes = True
-    return run(AnnotateOptions(source, Path(out), url, class_list, send_classes, **settings))
+    thresholds = Thresholds(box_threshold, text_threshold)
+    return run(AnnotateOptions(source, Path(out), url, class_list, send_classes, thresholds, **settings))

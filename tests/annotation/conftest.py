@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import random
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -9,7 +12,16 @@ import pytest
 from PIL import Image
 
 from fake_service import FakeServer, FakeService
+from scripts.torchserve_runner import free_port
 from tests.conftest import encode
+
+# Several TorchServes on one host (other test runs) collide: the launcher refuses to start while
+# $TMPDIR/.model_server.pid names a live server, every worker socket is /tmp/.ts.sock.<port> with
+# port 9000 by default, and gRPC binds 7070/7071. Give the servers these tests start their own.
+os.environ.setdefault("TS_INITIAL_WORKER_PORT", str(random.randint(20000, 60000)))
+os.environ.setdefault("TS_GRPC_INFERENCE_PORT", str(free_port()))
+os.environ.setdefault("TS_GRPC_MANAGEMENT_PORT", str(free_port()))
+os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="annotation-tests-")  # children only: tempfile has cached /tmp
 
 CORRUPT = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8
 
