@@ -8,19 +8,19 @@ import os
 import sys
 from pathlib import Path
 
-from scripts.annotation.classes import ClassList
 from scripts.annotation.client import read_token_file
 from scripts.annotation.formats import parse_formats
 from scripts.annotation.formats.labelstudio import LabelStudioOptions
 from scripts.annotation.journal import JournalMismatch
 from scripts.annotation.query import Thresholds
 from scripts.annotation.retry import RetryPolicy
-from scripts.annotation.runner import AnnotateOptions, run
+from scripts.annotation.runner import AnnotateOptions, requested_classes, run
 
 logger = logging.getLogger("annotate")
 
 EXIT_FAILED_IMAGES = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,16 +64,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> AnnotateOptions:
-    if args.caption is not None:
-        classes, send_classes = ClassList.from_caption(args.caption), False
-    elif args.classes_file is not None:
-        classes, send_classes = ClassList.from_file(args.classes_file), True
-    else:
-        classes, send_classes = ClassList.of(args.classes.split(",")), True
+    classes, send_classes = requested_classes(
+        args.caption, args.classes_file or (args.classes.split(",") if args.classes is not None else None)
+    )
     return AnnotateOptions(
         source=args.source, out=args.out, url=args.url, classes=classes, send_classes=send_classes,
         thresholds=Thresholds(args.box_threshold, args.text_threshold), formats=args.formats, draw=args.draw,
-        concurrency=max(1, args.concurrency), model=args.model,
+        concurrency=args.concurrency, model=args.model,
         token=read_token_file(args.token_file) if args.token_file else args.token, timeout=args.timeout,
         retry=RetryPolicy(args.attempts, args.backoff, args.max_backoff),
         labelstudio=LabelStudioOptions(args.ls_from_name, args.ls_to_name, args.ls_image_prefix, args.model_version),
@@ -91,5 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except (JournalMismatch, FileNotFoundError, ValueError) as exc:
         logger.error("%s", exc)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        logger.error("interrupted; what is done is in %s, run the same command again to finish", args.out)
+        return EXIT_INTERRUPTED
     sys.stdout.write(summary.text())
     return EXIT_FAILED_IMAGES if summary.failed else 0

@@ -24,6 +24,10 @@ class Thresholds:
     box: float = 0.35
     text: float = 0.25
 
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.box <= 1.0 and 0.0 <= self.text <= 1.0):
+            raise ValueError(f"thresholds must lie in [0, 1], got box {self.box} and text {self.text}")
+
     def fields(self) -> dict[str, float]:
         return {"box_threshold": self.box, "text_threshold": self.text}
 

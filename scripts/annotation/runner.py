@@ -55,6 +55,10 @@ class AnnotateOptions:
     fresh: bool = False  # discard the journal and start over
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or (self.limit is not None and self.limit < 0):
+            raise ValueError("concurrency must be >= 1 and limit >= 0")
+
     def journal_settings(self) -> dict[str, Any]:
         """What makes results comparable; a journal made with other settings is not resumed."""
         return {
@@ -143,6 +147,15 @@ def run(options: AnnotateOptions) -> Summary:
     return summary
 
 
+def requested_classes(caption: str | None, classes: Sequence[str] | Path | None) -> tuple[ClassList, bool]:
+    """The run's class list, and whether to send it as ``classes`` (True) or as a caption."""
+    if (caption is None) == (classes is None):
+        raise ValueError("give either a caption or classes")
+    if caption is not None:
+        return ClassList.from_caption(caption), False
+    return (ClassList.from_file(classes) if isinstance(classes, Path) else ClassList.of(classes)), True
+
+
 def annotate(
     source: str | Path,
     out: str | Path,
@@ -157,12 +170,6 @@ def annotate(
     """Annotate ``source`` (folder, glob or list file) into ``out``, asking for ``classes``
     (names, or a file with one a line) or for the parts of ``caption``; ``settings`` are the
     other fields of :class:`AnnotateOptions`."""
-    if (caption is None) == (classes is None):
-        raise ValueError("give either caption or classes")
-    if caption is not None:
-        class_list, send_classes = ClassList.from_caption(caption), False
-    else:
-        class_list = ClassList.from_file(classes) if isinstance(classes, Path) else ClassList.of(classes)
-        send_classes = True
+    class_list, send_classes = requested_classes(caption, classes)
     thresholds = Thresholds(box_threshold, text_threshold)
     return run(AnnotateOptions(source, Path(out), url, class_list, send_classes, thresholds, **settings))

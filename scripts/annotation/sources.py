@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
@@ -81,12 +81,11 @@ def collect_images(source: str | Path, exclude: Iterable[Path] = ()) -> Inputs:
     return Inputs(root, _keyed(paths, root))
 
 
-def check_image(data: bytes) -> tuple[int, int]:
-    """Decode ``data`` fully as the service would; (width, height) as displayed, else UnreadableImage."""
+def check_image(data: bytes) -> None:
+    """Decode ``data`` fully, as the service will, so a file it would refuse is not sent at all."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            return ImageOps.exif_transpose(image).size
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         detail = "unknown format" if isinstance(exc, UnidentifiedImageError) else str(exc)
         raise UnreadableImage(f"not a readable image ({detail})") from None

@@ -149,3 +149,24 @@ def test_cli_exits_zero_when_every_image_is_done(
     assert main(argv) == 0
     coco = json.loads((tmp_path / "out" / "coco.json").read_text())
     assert sorted(i["file_name"] for i in coco["images"]) == ["a/b/img4.png", "a/img2.png", "c/img5.png", "img0.png"]
+
+
+def test_output_folder_inside_the_source_is_not_annotated(
+    small_folder: Path, fake_server: Callable[..., FakeServer]
+) -> None:
+    server, out = fake_server(), small_folder / "annotations"
+    run_fake(small_folder, out, server)
+    again = run_fake(small_folder, out, server)
+    assert (again.images, again.resumed) == (7, 6)  # the drawn copies under out/ are not new images
+
+
+def test_cli_refuses_unusable_settings_with_exit_2(
+    small_folder: Path, tmp_path: Path, fake_server: Callable[..., FakeServer]
+) -> None:
+    base = [str(small_folder), "--out", str(tmp_path / "out"), "--caption", "cat", "--url", fake_server().url,
+            "--no-progress", "--formats", "jsonl"]
+    assert main([*base, "--box-threshold", "1.5"]) == 2
+    assert main([*base, "--concurrency", "0"]) == 2
+    assert main(base) == 1  # the corrupt file
+    assert main([*base, "--text-threshold", "0.5"]) == 2  # the journal holds other settings
+    assert main([*base, "--text-threshold", "0.5", "--fresh"]) == 1
