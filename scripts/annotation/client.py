@@ -1,5 +1,5 @@
 """HTTP client of the detection endpoint: one image per request, retried while the failure is
-transient (503, 507, connection errors, timeouts), refused at once for any other error."""
+transient (503, 507, connection errors, answers cut short, timeouts), failed at once otherwise."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import requests
 from scripts.annotation.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class RequestFailed(Exception):
@@ -98,10 +100,12 @@ class DetectionClient:
                 retry_after = None
             try:
                 reply = self._session().post(self.endpoint, json=body, headers=self.headers, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSIENT_ERRORS as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 logger.debug("attempt %d: %s", attempt + 1, reason)
                 continue
+            except requests.RequestException as exc:  # a bad URL, too many redirects: no retry helps
+                raise RequestFailed(f"{type(exc).__name__}: {exc}") from None
             if reply.status_code == 200:
                 try:
                     return reply.json()

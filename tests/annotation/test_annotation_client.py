@@ -55,6 +55,13 @@ def test_connection_refused_is_retried_then_reported() -> None:
     assert len(waits) == 1
 
 
+def test_unusable_url_fails_at_once() -> None:
+    client, waits = client_for("127.0.0.1:8080")  # no scheme
+    with pytest.raises(RequestFailed, match="MissingSchema|InvalidSchema"):
+        client.detect(IMAGE, FIELDS)
+    assert waits == []
+
+
 def test_bearer_token_is_sent(fake_server: Callable[..., FakeServer]) -> None:
     server = fake_server(token="s3cret")
     with pytest.raises(ServerRefused, match="401"):
