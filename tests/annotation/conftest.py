@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -14,14 +12,6 @@ from PIL import Image
 from fake_service import FakeServer, FakeService
 from scripts.torchserve_runner import free_port
 from tests.conftest import encode
-
-# Several TorchServes on one host (other test runs) collide: the launcher refuses to start while
-# $TMPDIR/.model_server.pid names a live server, every worker socket is /tmp/.ts.sock.<port> with
-# port 9000 by default, and gRPC binds 7070/7071. Give the servers these tests start their own.
-os.environ.setdefault("TS_INITIAL_WORKER_PORT", str(random.randint(20000, 60000)))
-os.environ.setdefault("TS_GRPC_INFERENCE_PORT", str(free_port()))
-os.environ.setdefault("TS_GRPC_MANAGEMENT_PORT", str(free_port()))
-os.environ["TMPDIR"] = tempfile.mkdtemp(prefix="annotation-tests-")  # children only: tempfile has cached /tmp
 
 CORRUPT = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8
 
@@ -33,6 +23,21 @@ def write_images(root: Path, images: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torchserve_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Several TorchServes on one host (other test runs) collide: the launcher refuses to start
+    while $TMPDIR/.model_server.pid names a live server, every worker socket is
+    /tmp/.ts.sock.<port> with port 9000 by default, and gRPC binds 7070/7071. Give the servers
+    these tests start (they inherit this environment) their own of each."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("torchserve-tmp")))
+    patch.setenv("TS_INITIAL_WORKER_PORT", str(random.randint(20000, 60000)))
+    patch.setenv("TS_GRPC_INFERENCE_PORT", str(free_port()))
+    patch.setenv("TS_GRPC_MANAGEMENT_PORT", str(free_port()))
+    yield
+    patch.undo()
 
 
 @pytest.fixture
