@@ -1,0 +1,66 @@
+"""Fixtures of the annotation client's tests: a fake service and folders of images."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from PIL import Image
+
+from fake_service import FakeServer, FakeService
+from scripts.torchserve_runner import free_port
+from tests.conftest import encode
+
+CORRUPT = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8
+
+
+def write_images(root: Path, images: dict[str, bytes]) -> Path:
+    """Write ``{relative path: bytes}`` under ``root``; returns ``root``."""
+    for key, data in images.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torchserve_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Several TorchServes on one host (other test runs) collide: the launcher refuses to start
+    while $TMPDIR/.model_server.pid names a live server, every worker socket is
+    /tmp/.ts.sock.<port> with port 9000 by default, and gRPC binds 7070/7071. Give the servers
+    these tests start (they inherit this environment) their own of each."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("torchserve-tmp")))
+    patch.setenv("TS_INITIAL_WORKER_PORT", str(random.randint(20000, 60000)))
+    patch.setenv("TS_GRPC_INFERENCE_PORT", str(free_port()))
+    patch.setenv("TS_GRPC_MANAGEMENT_PORT", str(free_port()))
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def small_folder(tmp_path: Path) -> Path:
+    """Six small generated pictures in nested folders, one corrupt PNG and one text file."""
+    images = {
+        f"{folder}img{i}.{fmt.lower()}": encode(Image.new("RGB", (64 + 8 * i, 48 + 4 * i), (40 * i, 90, 200)), fmt)
+        for i, (folder, fmt) in enumerate([("", "PNG"), ("", "JPEG"), ("a/", "PNG"), ("a/", "JPEG"),
+                                            ("a/b/", "PNG"), ("c/", "PNG")])
+    }
+    return write_images(tmp_path / "images", {**images, "a/broken.png": CORRUPT, "notes.txt": b"not an image"})
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[..., FakeServer]]:
+    """Start fake services with the given FakeService settings; all stopped after the test."""
+    started: list[FakeServer] = []
+
+    def start(**settings: object) -> FakeServer:
+        server = FakeServer(FakeService(**settings)).__enter__()  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__()
