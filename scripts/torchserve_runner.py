@@ -109,7 +109,11 @@ class TorchServe:
             command, cwd=self.workdir, env=env, start_new_session=True,
             stdout=open(self.workdir / "stdout.log", "wb"), stderr=subprocess.STDOUT,
         )
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         logger.info("TorchServe READY in %.1f s at %s", time.monotonic() - started, self.url)
         return self
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -10,7 +9,6 @@ import pytest
 from PIL import Image
 
 from fake_service import FakeServer, FakeService
-from scripts.torchserve_runner import free_port
 from tests.conftest import encode
 
 CORRUPT = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8
@@ -23,21 +21,6 @@ def write_images(root: Path, images: dict[str, bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return root
-
-
-@pytest.fixture(scope="session", autouse=True)
-def torchserve_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Several TorchServes on one host (other test runs) collide: the launcher refuses to start
-    while $TMPDIR/.model_server.pid names a live server, every worker socket is
-    /tmp/.ts.sock.<port> with port 9000 by default, and gRPC binds 7070/7071. Give the servers
-    these tests start (they inherit this environment) their own of each."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("torchserve-tmp")))
-    patch.setenv("TS_INITIAL_WORKER_PORT", str(random.randint(20000, 60000)))
-    patch.setenv("TS_GRPC_INFERENCE_PORT", str(free_port()))
-    patch.setenv("TS_GRPC_MANAGEMENT_PORT", str(free_port()))
-    yield
-    patch.undo()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pycocotools.coco import COCO
 
 from conftest import write_images
 from scripts.annotation import Summary, annotate
-from scripts.annotation.classes import ClassList
 from tests.conftest import photo_bytes
 
 CLASSES = ["person", "cat", "rocket", "cup"]
@@ -53,15 +52,13 @@ def test_coco_from_the_real_service_loads_and_matches_its_responses(
     coco = COCO(str(out / "coco.json"))
     assert [c["name"] for c in coco.dataset["categories"]] == CLASSES
     assert sorted(image["file_name"] for image in coco.dataset["images"]) == sorted(PHOTOS)
-    classes = ClassList.of(CLASSES)
     for image in coco.dataset["images"]:
         response = responses[image["file_name"]]
         with Image.open(folder / image["file_name"]) as original:
             assert [image["width"], image["height"]] == response["image_size"] == list(original.size)
-        expected = [
-            ([x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)], score, classes.match(phrase) + 1)
-            for (x1, y1, x2, y2), score, phrase in zip(response["boxes"], response["scores"], response["phrases"])
-            if classes.match(phrase) is not None
+        expected = [  # the service names each box's class: category ids are its class ids + 1
+            ([x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)], score, class_id + 1)
+            for (x1, y1, x2, y2), score, class_id in zip(response["boxes"], response["scores"], response["class_ids"])
         ]
         annotations = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
         assert [(a["bbox"], a["score"], a["category_id"]) for a in annotations] == expected
