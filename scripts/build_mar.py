@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -78,7 +79,8 @@ def build_mar(
             "--export-path", str(export_path),
             "--force",
         ]
-        subprocess.run(command, check=True)
+        # The archiver stages into $TMPDIR/<model name>: keep concurrent builds apart.
+        subprocess.run(command, check=True, env=dict(os.environ, TMPDIR=tmp))
     mar = export_path / f"{model_name}.mar"
     logger.info("wrote %s (%.1f MB)", mar, mar.stat().st_size / 1e6)
     return mar

@@ -87,7 +87,10 @@ class TorchServe:
         """Start the server and block until the model's workers are READY (or raise)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="torchserve-"))
         config = self._write_config()
-        env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir))
+        # TorchServe keeps its pid file in the temp dir and refuses to start beside another instance:
+        # a private TMPDIR lets several runs (tests, benchmark, other checkouts) share a host.
+        env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir),
+                   TMPDIR=str(self.workdir))
         command = [_torchserve_executable(), "--start", "--foreground", "--ncs", "--ts-config", str(config),
                    "--model-store", str(self.model_store)]
         started = time.monotonic()
