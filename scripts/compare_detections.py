@@ -1,11 +1,18 @@
-"""Match two detection lists box to box, to compare a variant (bfloat16, drafted decode) with a reference."""
+"""Match two detection lists box to box, to compare a variant (bfloat16, drafted decode) with a reference.
+
+With random weights a model's detections move under any tiny change of its input, so a variant
+is judged against the model's noise floor: the same comparison for +-1 grey level of noise.
+"""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
+from PIL import Image, ImageOps
 from torchvision.ops import box_iou
 
 
@@ -51,3 +58,25 @@ def _top(detections: Mapping[str, Any], top: int | None) -> tuple[torch.Tensor, 
     boxes = torch.tensor(detections["boxes"], dtype=torch.float32).reshape(-1, 4)
     scores = list(detections["scores"])
     return boxes[:top], scores[:top]
+
+
+def mean_agreement(
+    references: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping[str, Any]], top: int
+) -> tuple[float, float]:
+    """Mean matched IoU and mean score difference of the top ``top`` detections over image pairs."""
+    matches = [match_detections(r, c, top) for r, c in zip(references, candidates)]
+    ious = [iou for match in matches for iou in match.ious]
+    diffs = [diff for match in matches for diff in match.score_diffs]
+    return sum(ious) / max(1, len(ious)), sum(diffs) / max(1, len(diffs))
+
+
+def with_grey_level_noise(data: bytes, seed: int = 0) -> bytes:
+    """``data`` decoded, changed by -1, 0 or +1 grey level per pixel, re-encoded losslessly (PNG).
+
+    A change nobody can see: how far it moves a model's detections is that model's noise floor.
+    """
+    pixels = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"), dtype=np.int16)
+    noise = np.random.default_rng(seed).integers(-1, 2, pixels.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from handler.errors import BadRequest
 from handler.pipeline import DetectionPipeline
 from handler.precision import autocast, resolve_dtype
 from handler.settings import HandlerSettings
-from scripts.compare_detections import match_detections
-from tests.conftest import encode, photo_bytes
+from scripts.compare_detections import mean_agreement, with_grey_level_noise
+from tests.conftest import photo_bytes
 
 # bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9 (0.2%) relative. Through
 # Swin-T and the fusion encoder the features drift by ~1% (measured 0.5-1%); 2% leaves room for
@@ -52,12 +49,6 @@ def _relative_drift(reference: torch.Tensor, candidate: torch.Tensor) -> float:
     return float((reference.float() - candidate.float()).norm() / reference.float().norm())
 
 
-def _with_grey_level_noise(data: bytes) -> bytes:
-    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
-    noise = np.random.default_rng(0).integers(-1, 2, pixels.shape)
-    return encode(Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8)))
-
-
 def test_bfloat16_on_cpu_keeps_encoder_features_close_and_fragile_parts_in_float32(
     pipeline: DetectionPipeline,
 ) -> None:
@@ -92,14 +83,10 @@ def test_bfloat16_on_cpu_changes_detections_no_more_than_one_grey_level_of_input
 ) -> None:
     bfloat16 = DetectionPipeline(pipeline.model, dataclasses.replace(pipeline.settings, dtype="bfloat16"), pipeline.device)
     requests = [{"image": photo_bytes(name), "caption": CAPTION} for name in PHOTOS]
-    noisy = [{**request, "image": _with_grey_level_noise(request["image"])} for request in requests]
+    noisy = [{**request, "image": with_grey_level_noise(request["image"])} for request in requests]
     reference = pipeline.run(requests)
-    matches = {
-        "bfloat16": [match_detections(r, c, TOP) for r, c in zip(reference, bfloat16.run(requests))],
-        "noise": [match_detections(r, c, TOP) for r, c in zip(reference, pipeline.run(noisy))],
-    }
-    iou = {kind: np.mean([np.mean(m.ious) for m in found]) for kind, found in matches.items()}
-    score = {kind: np.mean([np.mean(m.score_diffs) for m in found]) for kind, found in matches.items()}
     assert all(len(r["boxes"]) >= TOP for r in reference)
-    assert iou["bfloat16"] >= iou["noise"] - IOU_MARGIN, (iou, score)
-    assert score["bfloat16"] <= score["noise"] + SCORE_MARGIN, (iou, score)
+    iou, score_diff = mean_agreement(reference, bfloat16.run(requests), TOP)
+    noise_iou, noise_score_diff = mean_agreement(reference, pipeline.run(noisy), TOP)
+    assert iou >= noise_iou - IOU_MARGIN, (iou, noise_iou)
+    assert score_diff <= noise_score_diff + SCORE_MARGIN, (score_diff, noise_score_diff)
