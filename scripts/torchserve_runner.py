@@ -75,6 +75,9 @@ class TorchServe:
             inference_address=self.url,
             management_address=self.management_url,
             metrics_address=self.metrics_url,
+            # gRPC is unused, but TorchServe exits if its default ports (7070/7071) are taken.
+            grpc_inference_port=str(free_port()),
+            grpc_management_port=str(free_port()),
             model_store=str(self.model_store),
             load_models=f"{self.model_name}={self.model_name}.mar",
         )
