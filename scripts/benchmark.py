@@ -116,20 +116,42 @@ def cycle(items: Sequence[Any], count: int) -> list[Any]:
     return [items[i % len(items)] for i in range(count)]
 
 
-def bench_in_process(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]], count: int) -> dict[str, Any]:
-    """(a) the bare model call (batch of one, inputs prepared beforehand) and (b) the whole pipeline."""
+def bare_model_calls(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]]) -> list[Callable[[], Any]]:
+    """One bare batch-of-one model call per payload, its input prepared beforehand."""
     prepared = [pipeline.prepare(payload) for payload in payloads]
     inputs = [ModelInput(p.image, p.request.caption, p.request.box_threshold) for p in prepared]
-    run_model(pipeline.model, inputs[:1], pipeline.device)  # warm-up
-    model = timed([lambda item=item: run_model(pipeline.model, [item], pipeline.device) for item in cycle(inputs, count)])
+    return [lambda item=item: run_model(pipeline.model, [item], pipeline.device) for item in inputs]
+
+
+def interleaved(first: Sequence[Callable[[], Any]], second: Sequence[Callable[[], Any]]) -> tuple[dict, dict]:
+    """Latency summaries of ``first`` and ``second``, called alternately so both see the same load."""
+    latencies: tuple[list[float], list[float]] = ([], [])
+    walls = [0.0, 0.0]
+    for pair in zip(first, second):
+        for index, call in enumerate(pair):
+            began = time.perf_counter()
+            call()
+            latencies[index].append(time.perf_counter() - began)
+            walls[index] += latencies[index][-1]
+    return tuple(summarise(lat, wall, len(lat)) for lat, wall in zip(latencies, walls))  # type: ignore[return-value]
+
+
+def bench_in_process(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]], count: int) -> dict[str, Any]:
+    """(a) the bare model call (batch of one, inputs prepared beforehand) and (b) the whole pipeline."""
+    model_calls = bare_model_calls(pipeline, payloads)
+    model_calls[0]()  # warm-up
     timers: list[StageTimer] = []
-    pipe = timed([lambda p=p: timers.append(pipeline.run_timed([p]).timer) for p in cycle(payloads, count)])
+    pipeline_calls = [lambda p=p: timers.append(pipeline.run_timed([p]).timer) for p in payloads]
+    model, pipe = interleaved(cycle(model_calls, count), cycle(pipeline_calls, count))
     stages = {stage: statistics.fmean(t.totals_ms[stage] for t in timers) for stage in STAGES}
     return {"model": model, "pipeline": pipe, "stages_ms": stages}
 
 
 def bench_precision(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]], noise_floor: bool) -> dict[str, Any]:
-    """Each reduced precision the device supports vs float32: speed and detection agreement."""
+    """Each reduced precision the device supports vs float32: speed and detection agreement.
+
+    With ``noise_floor``, also how far +-1 grey level of input noise moves the float32 detections.
+    """
     reference = pipeline.run(payloads)
     result: dict[str, Any] = {}
     if noise_floor:
@@ -173,9 +195,23 @@ def post(url: str, payload: dict[str, bytes]) -> float:
     return time.perf_counter() - began
 
 
-def bench_http(options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int) -> dict[str, Any]:
-    """(c) a real TorchServe with a real .mar: cold start, .mar size, throughput at each concurrency."""
-    store = Path(tempfile.mkdtemp(prefix="bench-store-"))
+def bench_http(
+    options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int,
+    model_calls: list[Callable[[], Any]],
+) -> dict[str, Any]:
+    """(c) a real TorchServe with a real .mar: cold start, .mar size, throughput at each concurrency.
+
+    Concurrency 1 alternates each HTTP request with the bare model call on the same image
+    (``c1_model``), so their ratio is not skewed by other load on a shared host.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as store:
+        return _serve_and_measure(options, checkpoint, payloads, batch_size, model_calls, Path(store))
+
+
+def _serve_and_measure(
+    options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int,
+    model_calls: list[Callable[[], Any]], store: Path,
+) -> dict[str, Any]:
     name = f"groundingdino_b{batch_size}"
     mar = build_mar(
         checkpoint, store, options.config, name,
@@ -189,7 +225,10 @@ def bench_http(options: Options, checkpoint: Path, payloads: list[dict[str, byte
     try:
         url = f"{server.url}/predictions/{name}"
         post(url, payloads[0])  # the first request after READY pays for lazy allocations
-        for concurrency in options.concurrency:
+        if 1 in options.concurrency:
+            http_calls = [lambda p=p: post(url, p) for p in cycle(payloads, options.requests)]
+            result["c1"], result["c1_model"] = interleaved(http_calls, cycle(model_calls, options.requests))
+        for concurrency in [c for c in options.concurrency if c != 1]:
             jobs = cycle(payloads, max(options.requests, concurrency))
             start = time.perf_counter()
             with ThreadPoolExecutor(concurrency) as pool:
@@ -221,15 +260,18 @@ def run(options: Options) -> dict[str, Any]:
     logger.info("in-process model and pipeline, %d requests each", options.requests)
     results["in_process"] = bench_in_process(pipeline, payloads, options.requests)
     logger.info("precision")
-    results["precision"] = bench_precision(pipeline, payloads, options.noise_floor)
+    results["precision"] = bench_precision(pipeline, payloads[: options.requests], options.noise_floor)
     logger.info("12-megapixel JPEG decoding")
     results["decode_12mp"] = bench_decode(pipeline, images[BIG_JPEG], repeats=5)
-    del pipeline  # free its memory before the server's worker loads the same model
+    write_report(results, options.out)  # the in-process results survive a failed HTTP run
     if not options.skip_http:
-        results["http"] = {f"batch{b}": bench_http(options, checkpoint, payloads, b) for b in options.batch_sizes}
-        model_p50 = results["in_process"]["model"]["p50_ms"]
+        model_calls = bare_model_calls(pipeline, payloads)
+        results["http"] = {
+            f"batch{b}": bench_http(options, checkpoint, payloads, b, model_calls) for b in options.batch_sizes
+        }
         results["service_to_model_p50"] = {
-            key: value["c1"]["p50_ms"] / model_p50 for key, value in results["http"].items() if "c1" in value
+            key: value["c1"]["p50_ms"] / value["c1_model"]["p50_ms"]
+            for key, value in results["http"].items() if "c1" in value
         }
     return results
 
@@ -241,10 +283,10 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--requests", type=int, help="requests per measurement (default 12; quick 4)")
     parser.add_argument("--resize-short", type=int, help="model input short side (default 800; quick 320)")
     parser.add_argument("--resize-max", type=int, help="model input long side limit (default 1333; quick 512)")
-    parser.add_argument("--concurrency", type=int, nargs="+", help="HTTP client concurrency (default 1 4 8)")
+    parser.add_argument("--concurrency", type=int, nargs="+", help="HTTP client concurrency (default 1 4 8; quick 1 8)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="TorchServe batchSize values (default 1 8)")
     parser.add_argument("--skip-http", action="store_true", help="in-process measurements only")
-    parser.add_argument("--quick", action="store_true", help="smoke run: small images, few requests")
+    parser.add_argument("--quick", action="store_true", help="smoke run: small images, few requests, no noise floor")
     args = parser.parse_args(argv)
     quick = args.quick
     return Options(
@@ -253,7 +295,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         requests=args.requests or (4 if quick else 12),
         resize_short=args.resize_short or (320 if quick else 800),
         resize_max=args.resize_max or (512 if quick else 1333),
-        concurrency=tuple(args.concurrency or (1, 4, 8)),
+        concurrency=tuple(args.concurrency or ((1, 8) if quick else (1, 4, 8))),
         batch_sizes=tuple(args.batch_sizes or (1, 8)),
         skip_http=args.skip_http,
         noise_floor=not quick,

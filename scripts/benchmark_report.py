@@ -21,7 +21,9 @@ def throughput_rows(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, fl
             yield f"(b) pipeline in-process, {dtype}", values
     for batch, values in results.get("http", {}).items():
         for key, row in values.items():
-            if key.startswith("c"):
+            if key == "c1_model":
+                yield f"(a) bare model call, alternating with (c) {batch.replace('batch', 'batchSize ')} c1", row
+            elif key[1:].isdigit():
                 yield f"(c) HTTP {batch.replace('batch', 'batchSize ')}, concurrency {key[1:]}", row
 
 
@@ -39,7 +41,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "Per-stage mean per request (in-process pipeline): "
               + ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in stages.items())]
     for key, ratio in results.get("service_to_model_p50", {}).items():
-        lines.append(f"Service p50 at concurrency 1 ({key}) / bare model p50: {ratio:.3f}")
+        lines.append(f"Service p50 at concurrency 1 ({key}) / bare model p50 (calls alternating): {ratio:.3f}")
     for batch, values in results.get("http", {}).items():
         lines.append(f"{batch}: cold start (TorchServe start to READY) {values['cold_start_s']:.1f} s, "
                      f".mar {values['mar_mb']:.0f} MB")
