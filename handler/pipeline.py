@@ -17,16 +17,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from handler import upstream_fixes
+from handler import precision, upstream_fixes
 from handler.errors import BadRequest
 from handler.image_decode import decode_image
 from handler.inference import ModelInput, predict_batch
 from handler.model_loader import load_model
 from handler.postprocess import build_response
-from handler.preprocess import Resize, to_model_input
+from handler.preprocess import Preprocessor, Resize
 from handler.prompt import Prompt, build_prompt
 from handler.request import DetectionRequest, parse_request
 from handler.settings import HandlerSettings
+from handler.stage_timer import StageTimer
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,14 @@ class InternalError(BadRequest):
 
 
 Outcome = Union[dict[str, Any], BadRequest]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The outcomes of one batch, in request order, and the time each stage took."""
+
+    outcomes: list[Outcome]
+    timer: StageTimer
 
 
 @dataclass(frozen=True)
@@ -62,31 +71,34 @@ class DetectionPipeline:
         self.device = device
         self.tokenizer = model.tokenizer
         self.resize = Resize(settings.resize_short, settings.resize_max)
+        self.preprocess = Preprocessor(self.resize, device)
+        self.dtype = precision.resolve_dtype(settings.dtype, device)
 
     @classmethod
     def load(
         cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
     ) -> "DetectionPipeline":
         """Build the model from the config and checkpoint found under ``model_dir``."""
+        precision.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
         upstream_fixes.apply()
+        precision.apply()
         model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
         return cls(model, settings, device)
 
-    def prepare(self, raw: Mapping[str, Any]) -> PreparedRequest:
+    def prepare(self, raw: Mapping[str, Any], timer: StageTimer | None = None) -> PreparedRequest:
         """Parse, decode and preprocess one request (raises BadRequest)."""
-        request = parse_request(raw, self.settings)
-        prompt = build_prompt(request.caption, self.tokenizer, request.classes, self.model.max_text_len)
-        decoded = decode_image(request.image, self.settings.max_pixels)
-        return PreparedRequest(
-            request=request,
-            image=to_model_input(decoded.pixels, self.resize),
-            size=decoded.size,
-            prompt=prompt,
-        )
+        timer = timer or StageTimer()
+        with timer.stage("decode"):
+            request = parse_request(raw, self.settings)
+            decoded = decode_image(request.image, self.settings.max_pixels, self.resize.output_size)
+        with timer.stage("preprocess"):
+            prompt = build_prompt(request.caption, self.tokenizer, request.classes, self.model.max_text_len)
+            image = self.preprocess(decoded)
+        return PreparedRequest(request=request, image=image, size=decoded.size, prompt=prompt)
 
-    def _prepare_or_error(self, raw: Mapping[str, Any]) -> PreparedRequest | BadRequest:
+    def _prepare_or_error(self, raw: Mapping[str, Any], timer: StageTimer) -> PreparedRequest | BadRequest:
         try:
-            return self.prepare(raw)
+            return self.prepare(raw, timer)
         except BadRequest as error:
             return error
         except Exception:  # a bug or an unforeseen input must not take the batch down
@@ -95,19 +107,30 @@ class DetectionPipeline:
 
     def run(self, raws: Sequence[Mapping[str, Any]]) -> list[Outcome]:
         """One outcome per request, in order: the response dict, or the error for that request."""
-        outcomes: list[PreparedRequest | BadRequest | dict[str, Any]] = [self._prepare_or_error(r) for r in raws]
+        return self.run_timed(raws).outcomes
+
+    def run_timed(self, raws: Sequence[Mapping[str, Any]]) -> BatchResult:
+        """Like :meth:`run`, with the time spent in each stage."""
+        timer = StageTimer()
+        outcomes: list[PreparedRequest | BadRequest | dict[str, Any]] = [
+            self._prepare_or_error(r, timer) for r in raws
+        ]
         ready = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, PreparedRequest)]
         inputs = [
             ModelInput(outcomes[i].image, chunk.caption, outcomes[i].request.box_threshold)
             for i in ready
             for chunk in outcomes[i].prompt.chunks
         ]
-        raws = iter(predict_batch(self.model, inputs, self.device, self.settings.max_sub_batch))
-        for i in ready:
-            prepared = outcomes[i]
-            chunk_raws = [next(raws) for _ in prepared.prompt.chunks]
-            outcomes[i] = build_response(chunk_raws, prepared.prompt, prepared.request, prepared.size, self.tokenizer)
-        return outcomes  # type: ignore[return-value]
+        with timer.stage("model"), precision.autocast(self.dtype, self.device):
+            detections = iter(predict_batch(self.model, inputs, self.device, self.settings.max_sub_batch))
+        with timer.stage("postprocess"):
+            for i in ready:
+                prepared = outcomes[i]
+                chunk_detections = [next(detections) for _ in prepared.prompt.chunks]
+                outcomes[i] = build_response(
+                    chunk_detections, prepared.prompt, prepared.request, prepared.size, self.tokenizer
+                )
+        return BatchResult(outcomes, timer)  # type: ignore[arg-type]
 
     def warm_up(self) -> None:
         """One request through every stage, so the first real request is not slow."""

@@ -21,6 +21,7 @@ class HandlerSettings:
     max_caption_chars: int = 4096
     max_detections: int = 100  # default for requests that do not send 'max_detections'
     max_sub_batch: int = 8  # largest single model call
+    dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see precision.py
     warmup: bool = True
 
     @classmethod

@@ -1,0 +1,316 @@
+"""Benchmark the service end to end: bare model call, in-process pipeline and TorchServe over HTTP.
+
+One run, one checkpoint (random weights in the official format), the same images throughout:
+scikit-image's sample photos plus a 12-megapixel JPEG made from one of them. It reports
+images/s and p50/p95 latency for each layer, the per-stage breakdown, the service/model latency
+ratio, worker cold start and .mar size, float32 vs bfloat16 (speed and detection agreement),
+and drafted vs full JPEG decoding; it writes results.json, results.md and results.png.
+
+    python scripts/benchmark.py            # full Swin-T at 800 px (about 20-30 min on 2 CPU cores)
+    python scripts/benchmark.py --quick    # smoke run (about 3 min)
+
+The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import requests
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from handler.image_decode import decode_image  # noqa: E402
+from handler.inference import ModelInput, run_model  # noqa: E402
+from handler.pipeline import DetectionPipeline  # noqa: E402
+from handler.settings import HandlerSettings  # noqa: E402
+from handler.stage_timer import STAGES, StageTimer  # noqa: E402
+from scripts.benchmark_report import write_report  # noqa: E402
+from scripts.build_mar import build_mar  # noqa: E402
+from scripts.compare_detections import mean_agreement, with_grey_level_noise  # noqa: E402
+from scripts.make_random_checkpoint import make_random_checkpoint  # noqa: E402
+from scripts.setup_bert import setup_bert  # noqa: E402
+from scripts.torchserve_runner import TorchServe  # noqa: E402
+
+logger = logging.getLogger("benchmark")
+
+PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
+BIG_JPEG = "astronaut-4000x3000.jpg"
+CAPTION = b"a person . a cat . a cup . a rocket . a motorcycle"
+TOP = 10  # detections compared per image (float32 vs bfloat16, full vs drafted decode)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to run; ``--quick`` shrinks every knob so the run is a smoke test."""
+
+    config: Path
+    out: Path
+    requests: int
+    resize_short: int
+    resize_max: int
+    concurrency: tuple[int, ...]
+    batch_sizes: tuple[int, ...]
+    skip_http: bool
+    noise_floor: bool
+
+
+def photo_bytes(name: str) -> bytes:
+    import skimage
+
+    return (Path(skimage.__file__).parent / "data" / name).read_bytes()
+
+
+def benchmark_images() -> dict[str, bytes]:
+    """The sample photos as stored, plus a 12-megapixel JPEG (4000x3000) made from the astronaut."""
+    images = {name: photo_bytes(name) for name in PHOTOS}
+    big = Image.open(io.BytesIO(images["astronaut.png"])).convert("RGB").resize((4000, 3000), Image.BICUBIC)
+    buffer = io.BytesIO()
+    big.save(buffer, format="JPEG", quality=90)
+    images[BIG_JPEG] = buffer.getvalue()
+    return images
+
+
+def checkpoint_for(config: Path, seed: int = 0) -> Path:
+    """A cached random-weight checkpoint for ``config`` (the one the tests use)."""
+    setup_bert(offline=True)
+    path = REPO / "build" / "test-weights" / f"{config.stem}-seed{seed}.pth"
+    return path if path.exists() else make_random_checkpoint(config, path, seed)
+
+
+def summarise(latencies_s: Sequence[float], wall_s: float, images: int) -> dict[str, float]:
+    """images/s over the wall time, and latency percentiles in ms."""
+    ordered = sorted(latencies_s)
+
+    def percentile(q: float) -> float:
+        return 1000.0 * ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+    return {"images_per_s": images / wall_s, "p50_ms": percentile(0.5), "p95_ms": percentile(0.95), "n": images}
+
+
+def timed(calls: Sequence[Callable[[], Any]]) -> dict[str, float]:
+    """Run ``calls`` one after another and summarise their latencies."""
+    latencies = []
+    start = time.perf_counter()
+    for call in calls:
+        began = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - began)
+    return summarise(latencies, time.perf_counter() - start, len(calls))
+
+
+def cycle(items: Sequence[Any], count: int) -> list[Any]:
+    return [items[i % len(items)] for i in range(count)]
+
+
+def bare_model_calls(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]]) -> list[Callable[[], Any]]:
+    """One bare batch-of-one model call per payload, its input prepared beforehand."""
+    prepared = [pipeline.prepare(payload) for payload in payloads]
+    inputs = [ModelInput(p.image, p.request.caption, p.request.box_threshold) for p in prepared]
+    return [lambda item=item: run_model(pipeline.model, [item], pipeline.device) for item in inputs]
+
+
+def interleaved(first: Sequence[Callable[[], Any]], second: Sequence[Callable[[], Any]]) -> tuple[dict, dict]:
+    """Latency summaries of ``first`` and ``second``, called alternately so both see the same load."""
+    latencies: tuple[list[float], list[float]] = ([], [])
+    walls = [0.0, 0.0]
+    for pair in zip(first, second):
+        for index, call in enumerate(pair):
+            began = time.perf_counter()
+            call()
+            latencies[index].append(time.perf_counter() - began)
+            walls[index] += latencies[index][-1]
+    return tuple(summarise(lat, wall, len(lat)) for lat, wall in zip(latencies, walls))  # type: ignore[return-value]
+
+
+def bench_in_process(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]], count: int) -> dict[str, Any]:
+    """(a) the bare model call (batch of one, inputs prepared beforehand) and (b) the whole pipeline."""
+    model_calls = bare_model_calls(pipeline, payloads)
+    model_calls[0]()  # warm-up
+    timers: list[StageTimer] = []
+    pipeline_calls = [lambda p=p: timers.append(pipeline.run_timed([p]).timer) for p in payloads]
+    model, pipe = interleaved(cycle(model_calls, count), cycle(pipeline_calls, count))
+    stages = {stage: statistics.fmean(t.totals_ms[stage] for t in timers) for stage in STAGES}
+    return {"model": model, "pipeline": pipe, "stages_ms": stages}
+
+
+def bench_precision(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]], noise_floor: bool) -> dict[str, Any]:
+    """Each reduced precision the device supports vs float32: speed and detection agreement.
+
+    With ``noise_floor``, also how far +-1 grey level of input noise moves the float32 detections.
+    """
+    reference = pipeline.run(payloads)
+    result: dict[str, Any] = {}
+    if noise_floor:
+        noisy = pipeline.run([{**p, "image": with_grey_level_noise(p["image"])} for p in payloads])
+        result["noise_floor"] = dict(zip(("mean_iou", "mean_score_diff"), mean_agreement(reference, noisy, TOP)))
+    dtypes = ("bfloat16", "float16") if pipeline.device.type == "cuda" else ("bfloat16",)
+    for dtype in dtypes:
+        variant = DetectionPipeline(pipeline.model, replace(pipeline.settings, dtype=dtype), pipeline.device)
+        variant.run(payloads[:1])  # warm-up
+        outcomes: list[Any] = []
+        speed = timed([lambda p=p: outcomes.extend(variant.run([p])) for p in payloads])
+        iou, score_diff = mean_agreement(reference, outcomes, TOP)
+        result[dtype] = {**speed, "mean_iou": iou, "mean_score_diff": score_diff}
+    return result
+
+
+def bench_decode(pipeline: DetectionPipeline, data: bytes, repeats: int) -> dict[str, Any]:
+    """12-megapixel JPEG to model input: drafted decode vs full decode (each plus resize + normalise)."""
+    limit = pipeline.settings.max_pixels
+    full = timed([lambda: pipeline.preprocess(decode_image(data, limit))] * repeats)
+    drafted = timed([lambda: pipeline.preprocess(decode_image(data, limit, pipeline.resize.output_size))] * repeats)
+    full_png = io.BytesIO()
+    decode_image(data, limit).pixels.save(full_png, format="PNG")  # lossless: decoded fully by the pipeline
+    reference, candidate = pipeline.run([{"image": full_png.getvalue(), "caption": CAPTION}, {"image": data, "caption": CAPTION}])
+    iou, score_diff = mean_agreement([reference], [candidate], TOP)
+    return {
+        "full_ms": full["p50_ms"],
+        "drafted_ms": drafted["p50_ms"],
+        "speedup": full["p50_ms"] / drafted["p50_ms"],
+        "drafted_pixels": list(decode_image(data, limit, pipeline.resize.output_size).pixels.size),
+        "mean_iou": iou,
+        "mean_score_diff": score_diff,
+    }
+
+
+def post(url: str, payload: dict[str, bytes]) -> float:
+    began = time.perf_counter()
+    reply = requests.post(url, files=payload, timeout=900)
+    if reply.status_code != 200:
+        raise RuntimeError(f"HTTP {reply.status_code}: {reply.text[:300]}")
+    return time.perf_counter() - began
+
+
+def bench_http(
+    options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int,
+    model_calls: list[Callable[[], Any]],
+) -> dict[str, Any]:
+    """(c) a real TorchServe with a real .mar: cold start, .mar size, throughput at each concurrency.
+
+    Concurrency 1 alternates each HTTP request with the bare model call on the same image
+    (``c1_model``), so their ratio is not skewed by other load on a shared host.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as store:
+        return _serve_and_measure(options, checkpoint, payloads, batch_size, model_calls, Path(store))
+
+
+def _serve_and_measure(
+    options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int,
+    model_calls: list[Callable[[], Any]], store: Path,
+) -> dict[str, Any]:
+    name = f"groundingdino_b{batch_size}"
+    mar = build_mar(
+        checkpoint, store, options.config, name,
+        overrides={"batchSize": batch_size, "minWorkers": 1, "maxWorkers": 1},
+        handler_overrides={"resize_short": options.resize_short, "resize_max": options.resize_max},
+    )
+    server = TorchServe(store, name)
+    started = time.perf_counter()
+    server.start(timeout=900)
+    result: dict[str, Any] = {"cold_start_s": time.perf_counter() - started, "mar_mb": mar.stat().st_size / 1e6}
+    try:
+        url = f"{server.url}/predictions/{name}"
+        post(url, payloads[0])  # the first request after READY pays for lazy allocations
+        if 1 in options.concurrency:
+            http_calls = [lambda p=p: post(url, p) for p in cycle(payloads, options.requests)]
+            result["c1"], result["c1_model"] = interleaved(http_calls, cycle(model_calls, options.requests))
+        for concurrency in [c for c in options.concurrency if c != 1]:
+            jobs = cycle(payloads, max(options.requests, concurrency))
+            start = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                latencies = list(pool.map(lambda p: post(url, p), jobs))
+            result[f"c{concurrency}"] = summarise(latencies, time.perf_counter() - start, len(jobs))
+            logger.info("HTTP batchSize %d concurrency %d: %s", batch_size, concurrency, result[f"c{concurrency}"])
+    finally:
+        server.stop()
+    return result
+
+
+def run(options: Options) -> dict[str, Any]:
+    device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    checkpoint = checkpoint_for(options.config)
+    settings = HandlerSettings(
+        model_config=str(options.config.relative_to(REPO)),
+        resize_short=options.resize_short, resize_max=options.resize_max, warmup=False,
+    )
+    images = benchmark_images()
+    payloads = [{"image": data, "caption": CAPTION} for data in images.values()]
+    pipeline = DetectionPipeline.load(REPO, checkpoint, settings, device)
+    results: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
+        "config": options.config.name,
+        "resize": [options.resize_short, options.resize_max],
+        "images": list(images),
+        "requests": options.requests,
+    }
+    logger.info("in-process model and pipeline, %d requests each", options.requests)
+    results["in_process"] = bench_in_process(pipeline, payloads, options.requests)
+    logger.info("precision")
+    results["precision"] = bench_precision(pipeline, payloads[: options.requests], options.noise_floor)
+    logger.info("12-megapixel JPEG decoding")
+    results["decode_12mp"] = bench_decode(pipeline, images[BIG_JPEG], repeats=5)
+    write_report(results, options.out)  # the in-process results survive a failed HTTP run
+    if not options.skip_http:
+        model_calls = bare_model_calls(pipeline, payloads)
+        results["http"] = {
+            f"batch{b}": bench_http(options, checkpoint, payloads, b, model_calls) for b in options.batch_sizes
+        }
+        results["service_to_model_p50"] = {
+            key: value["c1"]["p50_ms"] / value["c1_model"]["p50_ms"]
+            for key, value in results["http"].items() if "c1" in value
+        }
+    return results
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO / "model_config/GroundingDINO_SwinT_OGC.py")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmark_results")
+    parser.add_argument("--requests", type=int, help="requests per measurement (default 12; quick 4)")
+    parser.add_argument("--resize-short", type=int, help="model input short side (default 800; quick 320)")
+    parser.add_argument("--resize-max", type=int, help="model input long side limit (default 1333; quick 512)")
+    parser.add_argument("--concurrency", type=int, nargs="+", help="HTTP client concurrency (default 1 4 8; quick 1 8)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", help="TorchServe batchSize values (default 1 8)")
+    parser.add_argument("--skip-http", action="store_true", help="in-process measurements only")
+    parser.add_argument("--quick", action="store_true", help="smoke run: small images, few requests, no noise floor")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    return Options(
+        config=args.config.resolve(),
+        out=args.out,
+        requests=args.requests or (4 if quick else 12),
+        resize_short=args.resize_short or (320 if quick else 800),
+        resize_max=args.resize_max or (512 if quick else 1333),
+        concurrency=tuple(args.concurrency or ((1, 8) if quick else (1, 4, 8))),
+        batch_sizes=tuple(args.batch_sizes or (1, 8)),
+        skip_http=args.skip_http,
+        noise_floor=not quick,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = parse_options(argv)
+    started = time.perf_counter()
+    results = run(options)
+    results["benchmark_wall_s"] = time.perf_counter() - started
+    for path in write_report(results, options.out):
+        logger.info("wrote %s", path)
+
+
+if __name__ == "__main__":
+    main()
