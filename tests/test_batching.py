@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from conftest import b64, encode
+from support import b64, encode
 from handler.inference import group_by_shape
 from PIL import Image
 

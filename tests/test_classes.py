@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from conftest import REPO
+from support import REPO
 from handler.classes import MAX_CLASS_CHARS, MAX_CLASSES
 from handler.errors import BadRequest
 from handler.pipeline import DetectionPipeline

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode
+from support import encode
 from handler.errors import BadRequest
 from handler.image_decode import decode_image
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from conftest import REPO
+from support import REPO
 from handler.errors import BadRequest
 from handler.inference import group_by_shape
 from handler.pipeline import DetectionPipeline

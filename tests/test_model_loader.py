@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, TINY_CONFIG
+from support import REPO, TINY_CONFIG
 from handler.model_loader import CheckpointError, build_model, load_weights, read_checkpoint
 
 BERT = REPO / "bert-base-uncased"

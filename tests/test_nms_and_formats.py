@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from conftest import REPO
+from support import REPO
 from handler.errors import BadRequest
 from handler.inference import RawDetections
 from handler.nms import keep_detections

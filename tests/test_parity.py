@@ -14,7 +14,7 @@ import torch
 from groundingdino.util.inference import predict
 from torchvision.ops import box_convert
 
-from conftest import FULL_CONFIG, REPO, cached_checkpoint
+from support import FULL_CONFIG, REPO, cached_checkpoint
 from handler.pipeline import DetectionPipeline
 from handler.settings import HandlerSettings
 

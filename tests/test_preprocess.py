@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 import groundingdino.datasets.transforms as T
-from handler.preprocess import Resize, to_model_input
+from handler.image_decode import DecodedImage
+from handler.preprocess import Preprocessor, Resize
 
 
 def reference(image: Image.Image, short: int, max_size: int) -> torch.Tensor:
@@ -20,7 +21,7 @@ def reference(image: Image.Image, short: int, max_size: int) -> torch.Tensor:
 def test_resize_and_normalise_equal_the_reference(size):
     torch.manual_seed(0)
     image = Image.fromarray((torch.rand(size[1], size[0], 3) * 255).byte().numpy(), "RGB")
-    ours = to_model_input(image, Resize(800, 1333))
+    ours = Preprocessor(Resize(800, 1333), torch.device("cpu"))(DecodedImage(image, image.size))
     ref = reference(image, 800, 1333)
     assert ours.shape == ref.shape
     assert torch.allclose(ours, ref, atol=1e-6)

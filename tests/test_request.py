@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import b64
+from support import b64
 from handler.errors import BadRequest
 from handler.request import normalize_caption, parse_request
 from handler.settings import HandlerSettings

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 import torch
 
-from conftest import b64, encode
+from support import b64, encode
 from PIL import Image
 
 THRESHOLDS = {"box_threshold": 0.7, "text_threshold": 0.7}

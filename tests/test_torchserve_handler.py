@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from conftest import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG, b64
+from support import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG, b64
 from handler.settings import HandlerSettings
 from handler.torchserve_handler import GroundingDINOHandler, cpu_threads_per_worker, select_device
 

@@ -9,19 +9,8 @@ import pytest
 from PIL import Image
 
 from fake_service import FakeServer, FakeService
-from tests.conftest import encode
-
-CORRUPT = b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8
-
-
-def write_images(root: Path, images: dict[str, bytes]) -> Path:
-    """Write ``{relative path: bytes}`` under ``root``; returns ``root``."""
-    for key, data in images.items():
-        path = root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
+from image_folders import CORRUPT, write_images
+from support import encode
 
 @pytest.fixture
 def small_folder(tmp_path: Path) -> Path:

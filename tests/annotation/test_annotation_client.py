@@ -10,7 +10,7 @@ from PIL import Image
 from fake_service import FakeServer
 from scripts.annotation.client import DetectionClient, RequestFailed, ServerRefused, read_token_file
 from scripts.annotation.retry import RetryPolicy
-from tests.conftest import encode
+from support import encode
 
 IMAGE = encode(Image.new("RGB", (40, 30), (10, 20, 30)))
 FIELDS = {"caption": "cat", "box_threshold": 0.3, "text_threshold": 0.25}

@@ -16,11 +16,11 @@ from typing import Callable
 import pytest
 from PIL import Image
 
-from conftest import write_images
+from image_folders import write_images
 from fake_service import FakeServer
 from scripts.annotation import annotate
 from scripts.annotation.journal import Journal, JournalMismatch
-from tests.conftest import REPO, encode
+from support import REPO, encode
 
 SETTINGS = {"classes": ["cat"], "box_threshold": 0.35}
 

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from conftest import write_images
+from image_folders import write_images
 from scripts.annotation import Summary, annotate
-from tests.conftest import photo_bytes
+from support import photo_bytes
 
 CLASSES = ["person", "cat", "rocket", "cup"]
 PHOTOS = {"astronaut.png": "astronaut.png", "coffee.png": "coffee.png", "sub/chelsea.png": "chelsea.png",
