@@ -13,6 +13,18 @@ from handler.settings import HandlerSettings
 from handler.torchserve_handler import GroundingDINOHandler, cpu_threads_per_worker, select_device
 
 
+class FakeMetrics:
+    """Records what the handler reports through ts.metrics (name, value, unit)."""
+
+    model_name = "groundingdino"
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, float, str]] = []
+
+    def add_metric(self, name: str, value: float, unit: str, *_: Any) -> None:
+        self.recorded.append((name, value, unit))
+
+
 class FakeContext:
     """The parts of ts.context.Context the handler uses."""
 
@@ -22,6 +34,7 @@ class FakeContext:
         self.model_yaml_config = {"minWorkers": 1, "handler": {
             "model_config": f"model_config/{TINY_CONFIG.name}", "warmup": False, **TEST_HANDLER_SETTINGS}}
         self.statuses: list[tuple[int, str, int]] = []
+        self.metrics = FakeMetrics()
 
     def set_response_status(self, code: int, phrase: str, idx: int) -> None:
         self.statuses.append((code, phrase, idx))
@@ -45,6 +58,17 @@ def test_bad_request_in_batch_gets_400_status_and_json_body_only_for_itself(hand
     assert responses[1] == {"code": 400, "type": "MissingField", "message": message}
     assert "'caption' or 'classes' is required" in message
     assert responses[0]["boxes"] and responses[0] == responses[2]
+
+
+def test_each_batch_reports_stage_times_batch_size_and_detections(handler_and_context, photos):
+    handler, context = handler_and_context
+    context.metrics.recorded.clear()
+    good = {"body": {"image": b64(photos["chelsea.png"]), "caption": "cat", "box_threshold": 0.8}}
+    [answer] = handler.handle([good], context)
+    recorded = {name: (value, unit) for name, value, unit in context.metrics.recorded}
+    assert recorded["GroundingDINOBatchSize"] == (1, "count")
+    assert recorded["GroundingDINODetectionsPerImage"] == (len(answer["boxes"]), "count")
+    assert recorded["GroundingDINOModelTime"][0] > 0 and recorded["GroundingDINOModelTime"][1] == "ms"
 
 
 def test_cpu_is_used_when_no_gpu_is_assigned():
