@@ -78,3 +78,10 @@ def test_inference_build_turns_off_activation_checkpointing():
     model = build_model(TINY_CONFIG, BERT)
     assert model.transformer.encoder.use_checkpoint is False
     assert model.transformer.encoder.use_transformer_ckpt is False
+
+
+def test_swin_b_config_builds_the_swin_b_backbone():
+    model = build_model(REPO / "model_config" / "GroundingDINO_SwinB_cfg.py", BERT)
+    swin = model.backbone[0]
+    assert swin.embed_dim == 128 and swin.num_layers == 4  # Swin-B; Swin-T has 96
+    assert 200e6 < sum(p.numel() for p in model.parameters()) < 260e6  # ~233M; Swin-T ~173M
