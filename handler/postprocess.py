@@ -16,14 +16,14 @@ import torch
 from handler.box_format import format_boxes, to_pixel_boxes
 from handler.inference import RawDetections
 from handler.nms import keep_detections
-from handler.prompt import CaptionTokens, Prompt, assign_classes
+from handler.prompt import Prompt, PromptChunk, assign_classes
 from handler.request import DetectionRequest
 
 
-def phrase(probs: torch.Tensor, tokens: CaptionTokens, text_threshold: float, tokenizer: Any) -> str:
+def phrase(probs: torch.Tensor, chunk: PromptChunk, text_threshold: float, tokenizer: Any) -> str:
     """The matched text of one box's token probabilities ``probs`` (max_text_len,)."""
-    selected = (probs > text_threshold) & tokens.phrase_token
-    ids = [tokens.input_ids[i] for i in selected.nonzero().flatten().tolist()]
+    selected = (probs > text_threshold) & chunk.phrase_tokens
+    ids = [chunk.tokens.input_ids[i] for i in selected.nonzero().flatten().tolist()]
     return " ".join(tokenizer.decode(ids).replace(".", " ").split())
 
 
@@ -47,7 +47,7 @@ def build_response(
         "boxes": format_boxes(boxes[keep], size, request.box_format, request.normalized),
         "scores": [round(float(scores[i]), 6) for i in keep],
         "phrases": [
-            phrase(probs[i], prompt.chunks[chunk_of[i]].tokens, request.text_threshold, tokenizer) for i in keep
+            phrase(probs[i], prompt.chunks[chunk_of[i]], request.text_threshold, tokenizer) for i in keep
         ],
         "labels": [prompt.labels[class_ids[i]] for i in keep],
         "class_ids": [int(class_ids[i]) for i in keep],

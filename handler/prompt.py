@@ -28,10 +28,9 @@ _PHRASE = re.compile(r"[^.]*\.")
 
 @dataclass(frozen=True)
 class CaptionTokens:
-    """A caption's token ids (as the model sees them) and which of them can be part of a phrase."""
+    """A caption's token ids, as the model sees them."""
 
     input_ids: list[int]
-    phrase_token: torch.Tensor  # bool, (max_text_len,): True where the token is a word piece
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,11 @@ class PromptChunk:
     tokens: CaptionTokens
     class_ids: torch.Tensor  # long (k,): the caller's index of each class in this chunk
     token_class: torch.Tensor  # long (max_text_len,): index into class_ids of each token, -1 if none
+
+    @property
+    def phrase_tokens(self) -> torch.Tensor:
+        """bool (max_text_len,): the tokens that can be part of a phrase (class word pieces)."""
+        return self.token_class >= 0
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def _chunk(
             token_class[position] = bisect.bisect_right(starts, begin) - 1
     return PromptChunk(
         caption=text,
-        tokens=CaptionTokens(input_ids=list(encoded["input_ids"]), phrase_token=token_class >= 0),
+        tokens=CaptionTokens(input_ids=list(encoded["input_ids"])),
         class_ids=torch.tensor(list(ids), dtype=torch.long),
         token_class=token_class,
     )

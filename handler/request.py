@@ -46,7 +46,7 @@ class DetectionRequest:
     classes: tuple[str, ...] | None = None
     nms_threshold: float | None = None
     class_agnostic_nms: bool = False
-    max_detections: int = 100
+    max_detections: int = HandlerSettings.max_detections
     box_format: str = "xyxy"
     normalized: bool = False
 
@@ -165,18 +165,18 @@ def _box_format(value: Any) -> str:
 
 
 def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dict[str, Any]:
-    """NMS, size and box format options; absent fields take their defaults."""
+    """NMS, size and box format options; absent fields keep DetectionRequest's defaults."""
     present = {name: fields[name] for name in OUTPUT_FIELDS if fields.get(name) is not None}
-    options: dict[str, Any] = {
-        "nms_threshold": _threshold("nms_threshold", present["nms_threshold"]) if "nms_threshold" in present else None,
-        "class_agnostic_nms": _flag("class_agnostic_nms", present.get("class_agnostic_nms", False)),
-        "max_detections": _count(
-            "max_detections", present.get("max_detections", settings.max_detections), MAX_DETECTIONS_LIMIT
-        ),
-        "box_format": _box_format(present.get("box_format", "xyxy")),
-        "normalized": _flag("normalized", present.get("normalized", False)),
+    parsers = {
+        "nms_threshold": lambda value: _threshold("nms_threshold", value),
+        "class_agnostic_nms": lambda value: _flag("class_agnostic_nms", value),
+        "max_detections": lambda value: _count("max_detections", value, MAX_DETECTIONS_LIMIT),
+        "box_format": _box_format,
+        "normalized": lambda value: _flag("normalized", value),
     }
-    if options["class_agnostic_nms"] and options["nms_threshold"] is None:
+    options: dict[str, Any] = {name: parsers[name](value) for name, value in present.items()}
+    options.setdefault("max_detections", settings.max_detections)
+    if options.get("class_agnostic_nms") and options.get("nms_threshold") is None:
         raise BadRequest(
             "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter"
         )

@@ -41,13 +41,12 @@ from handler.stage_timer import STAGES, StageTimer  # noqa: E402
 from scripts.benchmark_report import write_report  # noqa: E402
 from scripts.build_mar import build_mar  # noqa: E402
 from scripts.compare_detections import mean_agreement, with_grey_level_noise  # noqa: E402
-from scripts.make_random_checkpoint import make_random_checkpoint  # noqa: E402
-from scripts.setup_bert import setup_bert  # noqa: E402
+from scripts.make_random_checkpoint import cached_random_checkpoint  # noqa: E402
+from scripts.sample_photos import PHOTOS, photo_bytes  # noqa: E402
 from scripts.torchserve_runner import TorchServe  # noqa: E402
 
 logger = logging.getLogger("benchmark")
 
-PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
 BIG_JPEG = "astronaut-4000x3000.jpg"
 CAPTION = b"a person . a cat . a cup . a rocket . a motorcycle"
 TOP = 10  # detections compared per image (float32 vs bfloat16, full vs drafted decode)
@@ -68,12 +67,6 @@ class Options:
     noise_floor: bool
 
 
-def photo_bytes(name: str) -> bytes:
-    import skimage
-
-    return (Path(skimage.__file__).parent / "data" / name).read_bytes()
-
-
 def benchmark_images() -> dict[str, bytes]:
     """The sample photos as stored, plus a 12-megapixel JPEG (4000x3000) made from the astronaut."""
     images = {name: photo_bytes(name) for name in PHOTOS}
@@ -82,13 +75,6 @@ def benchmark_images() -> dict[str, bytes]:
     big.save(buffer, format="JPEG", quality=90)
     images[BIG_JPEG] = buffer.getvalue()
     return images
-
-
-def checkpoint_for(config: Path, seed: int = 0) -> Path:
-    """A cached random-weight checkpoint for ``config`` (the one the tests use)."""
-    setup_bert(offline=True)
-    path = REPO / "build" / "test-weights" / f"{config.stem}-seed{seed}.pth"
-    return path if path.exists() else make_random_checkpoint(config, path, seed)
 
 
 def summarise(latencies_s: Sequence[float], wall_s: float, images: int) -> dict[str, float]:
@@ -242,7 +228,7 @@ def _serve_and_measure(
 
 def run(options: Options) -> dict[str, Any]:
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    checkpoint = checkpoint_for(options.config)
+    checkpoint = cached_random_checkpoint(options.config)
     settings = HandlerSettings(
         model_config=str(options.config.relative_to(REPO)),
         resize_short=options.resize_short, resize_max=options.resize_max, warmup=False,

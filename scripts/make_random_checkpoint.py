@@ -51,6 +51,18 @@ def make_random_checkpoint(config: Path, out: Path, seed: int = 0, bert_dir: Pat
     return out
 
 
+def cached_random_checkpoint(config: Path, seed: int = 0) -> Path:
+    """The checkpoint for ``config`` and ``seed`` under build/test-weights, made on first use.
+
+    Tests and the benchmark share it: it is deterministic, so one copy per config and seed will do.
+    """
+    from scripts.setup_bert import setup_bert
+
+    setup_bert(offline=True)
+    path = REPO / "build" / "test-weights" / f"{config.stem}-seed{seed}.pth"
+    return path if path.exists() else make_random_checkpoint(config, path, seed)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=REPO / "model_config/GroundingDINO_SwinT_OGC.py")

@@ -9,7 +9,9 @@ from typing import Any, Callable, Iterator
 import pytest
 import torch
 
-from support import PHOTOS, REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG, cached_checkpoint, photo_bytes
+from scripts.make_random_checkpoint import cached_random_checkpoint
+from scripts.sample_photos import PHOTOS, photo_bytes
+from support import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG
 from handler.pipeline import DetectionPipeline
 from handler.settings import HandlerSettings
 from scripts.build_mar import build_mar
@@ -23,7 +25,7 @@ def photos() -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint() -> Path:
-    return cached_checkpoint(TINY_CONFIG)
+    return cached_random_checkpoint(TINY_CONFIG)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ from handler.pipeline import DetectionPipeline
 from handler.postprocess import build_response
 from handler.preprocess import Preprocessor, Resize
 from scripts.compare_detections import mean_agreement
-from support import encode, photo_bytes
+from scripts.sample_photos import photo_bytes
+from support import encode
 
 MAX_PIXELS = 40_000_000
 RESIZE = Resize(800, 1333)

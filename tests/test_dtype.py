@@ -12,7 +12,7 @@ from handler.pipeline import DetectionPipeline
 from handler.precision import autocast, resolve_dtype
 from handler.settings import HandlerSettings
 from scripts.compare_detections import mean_agreement, with_grey_level_noise
-from support import photo_bytes
+from scripts.sample_photos import photo_bytes
 
 # bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9 (0.2%) relative. Through
 # Swin-T and the fusion encoder the features drift by ~1% (measured 0.5-1%); 2% leaves room for

@@ -8,7 +8,7 @@ import requests
 
 from handler.torchserve_handler import BATCH_SIZE_METRIC, DETECTIONS_METRIC, STAGE_METRICS
 from scripts.torchserve_runner import TorchServe
-from support import photo_bytes
+from scripts.sample_photos import photo_bytes
 
 
 def _metric_value(text: str, name: str) -> float | None:

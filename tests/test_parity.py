@@ -14,7 +14,8 @@ import torch
 from groundingdino.util.inference import predict
 from torchvision.ops import box_convert
 
-from support import FULL_CONFIG, REPO, cached_checkpoint
+from scripts.make_random_checkpoint import cached_random_checkpoint
+from support import FULL_CONFIG, REPO
 from handler.pipeline import DetectionPipeline
 from handler.settings import HandlerSettings
 
@@ -34,7 +35,7 @@ def full_pipeline() -> DetectionPipeline:
     settings = HandlerSettings(
         model_config=f"model_config/{FULL_CONFIG.name}", resize_short=256, resize_max=384, warmup=False
     )
-    return DetectionPipeline.load(REPO, cached_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
+    return DetectionPipeline.load(REPO, cached_random_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
 
 
 def _request(photos: dict[str, bytes], name: str, caption: str, box_threshold: float) -> dict[str, Any]:

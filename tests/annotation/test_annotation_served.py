@@ -13,7 +13,7 @@ from pycocotools.coco import COCO
 
 from image_folders import write_images
 from scripts.annotation import Summary, annotate
-from support import photo_bytes
+from scripts.sample_photos import photo_bytes
 
 CLASSES = ["person", "cat", "rocket", "cup"]
 PHOTOS = {"astronaut.png": "astronaut.png", "coffee.png": "coffee.png", "sub/chelsea.png": "chelsea.png",
