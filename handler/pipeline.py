@@ -20,7 +20,7 @@ from torch import nn
 from handler import precision, upstream_fixes
 from handler.errors import BadRequest
 from handler.image_decode import decode_image
-from handler.inference import ModelInput, predict_batch
+from handler.inference import CallLimits, ModelInput, predict_batch
 from handler.model_loader import load_model
 from handler.postprocess import build_response
 from handler.preprocess import Preprocessor, Resize
@@ -73,6 +73,7 @@ class DetectionPipeline:
         self.resize = Resize(settings.resize_short, settings.resize_max)
         self.preprocess = Preprocessor(self.resize, device)
         self.dtype = precision.resolve_dtype(settings.dtype, device)
+        self.limits = CallLimits.for_device(device, settings.max_sub_batch)
 
     @classmethod
     def load(
@@ -83,6 +84,7 @@ class DetectionPipeline:
         upstream_fixes.apply()
         precision.apply()
         model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
+        upstream_fixes.apply_to_model(model)
         return cls(model, settings, device)
 
     def prepare(self, raw: Mapping[str, Any], timer: StageTimer | None = None) -> PreparedRequest:
@@ -122,7 +124,7 @@ class DetectionPipeline:
             for chunk in outcomes[i].prompt.chunks
         ]
         with timer.stage("model"), precision.autocast(self.dtype, self.device):
-            detections = iter(predict_batch(self.model, inputs, self.device, self.settings.max_sub_batch))
+            detections = iter(predict_batch(self.model, inputs, self.device, self.limits))
         with timer.stage("postprocess"):
             for i in ready:
                 prepared = outcomes[i]

@@ -20,7 +20,7 @@ class HandlerSettings:
     max_pixels: int = 40_000_000  # decoded size limit; larger images are refused before decoding
     max_caption_chars: int = 4096
     max_detections: int = 100  # default for requests that do not send 'max_detections'
-    max_sub_batch: int = 8  # largest single model call
+    max_sub_batch: int = 8  # largest model call on CUDA (CPU calls hold one caption: see inference.py)
     dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see precision.py
     warmup: bool = True
 

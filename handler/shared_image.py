@@ -1,13 +1,15 @@
-"""Several captions per image with one backbone pass per distinct image.
+"""One backbone pass per distinct image, shared by every caption (and model call) that reads it.
 
-A long prompt becomes several model inputs (one per chunk) that hold the *same* image tensor.
-The backbone runs once per distinct image; its features are then repeated for each caption
-through ``GroundingDINO.set_image_features``, which ``forward`` uses instead of running the
-backbone again (and clears afterwards).
+A long prompt becomes several model inputs (one per chunk) that hold the *same* image tensor,
+and captions of different token lengths go into different model calls (see
+:mod:`handler.inference`). The backbone runs once per distinct image; its features are then
+indexed for each call and handed to ``GroundingDINO.forward`` through ``set_image_features``,
+which ``forward`` uses instead of running the backbone again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -28,15 +30,32 @@ def distinct_images(images: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor],
     return distinct, owners
 
 
-def forward_shared(model: nn.Module, images: torch.Tensor, owners: Sequence[int], captions: list[str]) -> Any:
-    """``model(images[owners], captions)`` with the backbone run once on ``images`` (same-shape batch)."""
-    index = torch.tensor(owners, device=images.device)
+@dataclass(frozen=True)
+class ImageFeatures:
+    """The backbone's multi-scale features and position encodings of a same-shape image batch."""
+
+    images: torch.Tensor  # (n, 3, H, W)
+    features: list[NestedTensor]
+    positions: list[torch.Tensor]
+
+
+def encode_images(model: nn.Module, images: torch.Tensor) -> ImageFeatures:
+    """Run the backbone once on ``images`` (one shape)."""
     model.set_image_tensor(images)
     try:
-        model.set_image_features(
-            [NestedTensor(feature.tensors[index], feature.mask[index]) for feature in model.features],
-            [position[index] for position in model.poss],
-        )
-        return model(images[index], captions=captions)
+        return ImageFeatures(images, list(model.features), list(model.poss))
+    finally:
+        model.unset_image_tensor()
+
+
+def forward_captions(model: nn.Module, encoded: ImageFeatures, owners: Sequence[int], captions: list[str]) -> Any:
+    """``model(images[owners], captions)`` reusing the backbone features in ``encoded``."""
+    index = torch.tensor(owners, device=encoded.images.device)
+    model.set_image_features(
+        [NestedTensor(feature.tensors[index], feature.mask[index]) for feature in encoded.features],
+        [position[index] for position in encoded.positions],
+    )
+    try:
+        return model(encoded.images[index], captions=captions)
     finally:
         model.unset_image_tensor()

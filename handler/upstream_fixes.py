@@ -1,7 +1,7 @@
 """Fixes to the upstream GroundingDINO code that make batched inference equal to one-by-one.
 
 Upstream is correct for a batch of one (what ``groundingdino.util.inference.predict`` runs),
-but a batch mixes its items up in two places:
+but a batch mixes its items up in three places:
 
 1. ``TransformerEncoderLayer`` (the text enhancer) expands the per-item text attention mask to
    heads with ``repeat(nhead, 1, 1)``, giving the order ``[b0, b1, b0, b1, ...]``;
@@ -10,34 +10,28 @@ but a batch mixes its items up in two places:
 2. ``generate_masks_with_special_tokens_and_transfer_map`` treats the final ``[SEP]`` of a
    padded (shorter) caption as a phrase delimiter instead of the end of the text, so a caption
    encodes differently when a longer one shares its batch.
+3. ``BiMultiHeadAttention`` (the image-text fusion layers) subtracts ``attn_weights.max()``, a
+   maximum over the *whole batch*, before clamping at +-50000, so every item's attention
+   depends on its batch-mates' values (2e-6 in the encoder memory, which the top-900 query
+   selection turns into other queries: 0.03 in token probabilities and 0.28 in normalised boxes
+   for coffee.png batched with its mirror image). The replacement calls the upstream forward
+   once per item, so each item takes its own maximum on exactly the shapes of its solo run.
 
-Both replacements are identical to upstream for a batch of one. ``apply()`` is idempotent.
+The replacements are identical to upstream for a batch of one. ``apply()`` is idempotent.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import types
 import warnings
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-
-def _text_encoder_layer_forward(
-    self: Any,
-    src: Tensor,
-    src_mask: Optional[Tensor] = None,
-    src_key_padding_mask: Optional[Tensor] = None,
-    pos: Optional[Tensor] = None,
-) -> Tensor:
-    """Upstream ``TransformerEncoderLayer.forward`` with the mask expanded batch-major."""
-    if src_mask is not None and src_mask.dim() == 3 and src_mask.shape[0] == src.shape[1]:
-        src_mask = src_mask.repeat_interleave(self.nhead, dim=0)
-    q = k = self.with_pos_embed(src, pos)
-    src2 = self.self_attn(q, k, value=src, attn_mask=src_mask)[0]
-    src = self.norm1(src + self.dropout1(src2))
-    src2 = self.linear2(self.dropout(self.activation(self.linear1(src))))
-    return self.norm2(src + self.dropout2(src2))
+_PER_ITEM = "_per_batch_item"
 
 
 def generate_masks_with_special_tokens_and_transfer_map(
@@ -75,6 +69,42 @@ def generate_masks_with_special_tokens_and_transfer_map(
     return attention_mask, position_ids, stacked
 
 
+def _concatenate(outputs: list[Any], dims: Sequence[int]) -> Any:
+    """Per-item outputs joined back into one batch: tensors, tuples of tensors, or a ModelOutput."""
+    first = outputs[0]
+    if isinstance(first, Tensor):
+        return torch.cat(outputs, dim=dims[0])
+    if isinstance(first, Mapping):
+        return type(first)(**{key: torch.cat([output[key] for output in outputs], dim=dims[0]) for key in first})
+    return tuple(torch.cat(parts, dim=dim) for parts, dim in zip(zip(*outputs), dims))
+
+
+def _per_item(forward: Callable[..., Any], batch_dims: dict[str, int], output_dims: Sequence[int]) -> Callable[..., Any]:
+    """``forward`` run on each batch item alone, outputs concatenated (``batch_dims``: each argument's batch dim)."""
+    if getattr(forward, _PER_ITEM, False):
+        return forward
+    names = list(inspect.signature(forward).parameters)[1:]
+
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = {**dict(zip(names, args)), **kwargs}
+        first = next(name for name in batch_dims if bound.get(name) is not None)
+        size = bound[first].shape[batch_dims[first]]
+        if size == 1:
+            return forward(self, **bound)
+
+        def item(index: int) -> dict[str, Any]:
+            return {
+                name: value.narrow(batch_dims[name], index, 1) if name in batch_dims and value is not None else value
+                for name, value in bound.items()
+            }
+
+        return _concatenate([forward(self, **item(index)) for index in range(size)], output_dims)
+
+    setattr(wrapper, _PER_ITEM, True)
+    return wrapper
+
+
 # Deprecation notices the upstream code triggers on every call; they bury the worker log.
 UPSTREAM_WARNINGS = (r"torch\.meshgrid: in an upcoming release", r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated",
                      r"Importing from timm\.models\.layers is deprecated")
@@ -84,9 +114,26 @@ def apply() -> None:
     """Install the fixes into the imported upstream modules and quiet its known deprecation notices."""
     for message in UPSTREAM_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
-    from groundingdino.models.GroundingDINO import groundingdino, transformer_vanilla
+    from groundingdino.models.GroundingDINO import bertwarper, fuse_modules, groundingdino, transformer_vanilla
 
-    transformer_vanilla.TransformerEncoderLayer.forward = _text_encoder_layer_forward
+    text_layer = transformer_vanilla.TransformerEncoderLayer
+    text_layer.forward = _per_item(
+        text_layer.forward, {"src": 1, "src_mask": 0, "src_key_padding_mask": 0, "pos": 1}, output_dims=(1,)
+    )
     groundingdino.generate_masks_with_special_tokens_and_transfer_map = (
         generate_masks_with_special_tokens_and_transfer_map
     )
+    bert = bertwarper.BertModelWarper
+    bert.forward = _per_item(
+        bert.forward, {"input_ids": 0, "attention_mask": 0, "token_type_ids": 0, "position_ids": 0}, output_dims=(0,)
+    )
+    attention = fuse_modules.BiMultiHeadAttention
+    attention.forward = _per_item(
+        attention.forward, {"v": 0, "l": 0, "attention_mask_v": 0, "attention_mask_l": 0}, output_dims=(0, 0)
+    )
+
+
+def apply_to_model(model: nn.Module) -> None:
+    """Per-model part of the fixes: the text projection (``feat_map``) runs per batch item too."""
+    linear = model.feat_map
+    linear.forward = types.MethodType(_per_item(type(linear).forward, {"input": 0}, output_dims=(0,)), linear)

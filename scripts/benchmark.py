@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from handler.image_decode import decode_image  # noqa: E402
-from handler.inference import ModelInput, run_model  # noqa: E402
+from handler.inference import ModelInput, predict_batch  # noqa: E402
 from handler.pipeline import DetectionPipeline  # noqa: E402
 from handler.settings import HandlerSettings  # noqa: E402
 from handler.stage_timer import STAGES, StageTimer  # noqa: E402
@@ -106,7 +106,7 @@ def bare_model_calls(pipeline: DetectionPipeline, payloads: list[dict[str, bytes
     """One bare batch-of-one model call per payload, its input prepared beforehand."""
     prepared = [pipeline.prepare(payload) for payload in payloads]
     inputs = [ModelInput(p.image, p.request.caption, p.request.box_threshold) for p in prepared]
-    return [lambda item=item: run_model(pipeline.model, [item], pipeline.device) for item in inputs]
+    return [lambda item=item: predict_batch(pipeline.model, [item], pipeline.device, pipeline.limits) for item in inputs]
 
 
 def interleaved(first: Sequence[Callable[[], Any]], second: Sequence[Callable[[], Any]]) -> tuple[dict, dict]:

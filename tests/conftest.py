@@ -11,7 +11,7 @@ import torch
 
 from scripts.make_random_checkpoint import cached_random_checkpoint
 from scripts.sample_photos import PHOTOS, photo_bytes
-from support import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG
+from support import FULL_CONFIG, REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG
 from handler.pipeline import DetectionPipeline
 from handler.settings import HandlerSettings
 from scripts.build_mar import build_mar
@@ -42,6 +42,16 @@ def make_pipeline(tiny_checkpoint: Path) -> Callable[..., DetectionPipeline]:
 @pytest.fixture(scope="session")
 def pipeline(make_pipeline: Callable[..., DetectionPipeline]) -> DetectionPipeline:
     return make_pipeline()
+
+
+@pytest.fixture(scope="session")
+def full_pipeline() -> DetectionPipeline:
+    """The full Swin-T OGC architecture with random weights (they amplify any numerical leak);
+    small images keep CPU time low."""
+    settings = HandlerSettings(
+        model_config=f"model_config/{FULL_CONFIG.name}", resize_short=256, resize_max=384, warmup=False
+    )
+    return DetectionPipeline.load(REPO, cached_random_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
 
 
 @pytest.fixture(scope="session")

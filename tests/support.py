@@ -29,3 +29,7 @@ def encode(image: Image.Image, fmt: str = "PNG", **save_args: Any) -> bytes:
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
+
+_WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa".split()
+# 400 distinct names of one to three words, many split into word pieces (e.g. "kilo17" -> kilo ##17)
+NAMES_400 = [f"{_WORDS[i % 16]}{i} {_WORDS[(i // 16) % 16]}" if i % 3 else f"{_WORDS[i % 16]} {i}" for i in range(400)]

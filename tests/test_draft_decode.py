@@ -94,7 +94,7 @@ def test_drafted_decode_changes_detections_no_more_than_an_unstructured_change_o
     inputs = [ModelInput(image, full.request.caption, full.request.box_threshold) for image in images]
     reference, candidate, noisy = (
         build_response([raw], full.prompt, full.request, full.size, pipeline.tokenizer)
-        for raw in predict_batch(pipeline.model, inputs, pipeline.device, pipeline.settings.max_sub_batch)
+        for raw in predict_batch(pipeline.model, inputs, pipeline.device, pipeline.limits)
     )
     assert candidate["image_size"] == [4000, 3000]
     iou, score_diff = mean_agreement([reference], [candidate], TOP)

@@ -8,18 +8,12 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from support import REPO
+from support import NAMES_400, REPO
 from handler.errors import BadRequest
-from handler.inference import group_by_shape
 from handler.pipeline import DetectionPipeline
 from handler.prompt import build_prompt
 from handler.request import parse_request
 from handler.settings import HandlerSettings
-
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa".split()
-# 400 distinct names of one to three words, many split into word pieces (e.g. "kilo17" -> kilo ##17)
-NAMES_400 = [f"{WORDS[i % 16]}{i} {WORDS[(i // 16) % 16]}" if i % 3 else f"{WORDS[i % 16]} {i}" for i in range(400)]
-
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
@@ -116,12 +110,6 @@ def test_one_phrase_longer_than_the_token_limit_is_a_400(pipeline: DetectionPipe
     (outcome,) = pipeline.run([{"image": photos["coffee.png"], "caption": caption}])
     assert isinstance(outcome, BadRequest) and outcome.code == 400
     assert "301 tokens long" in outcome.message  # 300 words and the closing dot
-
-
-def test_model_calls_keep_each_images_captions_together_within_max_sub_batch() -> None:
-    shapes = [(3, 4, 4), (3, 4, 4), (3, 8, 8), (3, 4, 4)]
-    assert group_by_shape(shapes, 4, sizes=[3, 2, 5, 1]) == [[0], [1, 3], [2]]
-    assert group_by_shape(shapes, 2) == [[0, 1], [3], [2]]
 
 
 def test_long_caption_is_split_at_its_dots_like_the_same_class_list(tokenizer: Any) -> None:

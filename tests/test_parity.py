@@ -1,7 +1,7 @@
 """Parity with the reference: the service answers as ``groundingdino.util.inference.predict`` does.
 
-A random-weight checkpoint of the full Swin-T OGC architecture; small images (the resize
-settings) keep CPU time low, and ``predict`` reads the very tensor the service preprocessed.
+A random-weight checkpoint of the full Swin-T OGC architecture (the ``full_pipeline`` fixture);
+``predict`` reads the very tensor the service preprocessed.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ import torch
 from groundingdino.util.inference import predict
 from torchvision.ops import box_convert
 
-from scripts.make_random_checkpoint import cached_random_checkpoint
-from support import FULL_CONFIG, REPO
 from handler.pipeline import DetectionPipeline
-from handler.settings import HandlerSettings
 
 TEXT_THRESHOLD, TOLERANCE = 0.7, 1e-4
 # (photo, caption, box threshold): thresholds picked so each case keeps a few to a few dozen boxes
@@ -28,14 +25,6 @@ CASES: list[Case] = [
     ("chelsea.png", "cat . remote control . sofa", 0.74),
     ("rocket.jpg", "Rocket . launch tower . smoke plume .", 0.78),
 ]
-
-
-@pytest.fixture(scope="module")
-def full_pipeline() -> DetectionPipeline:
-    settings = HandlerSettings(
-        model_config=f"model_config/{FULL_CONFIG.name}", resize_short=256, resize_max=384, warmup=False
-    )
-    return DetectionPipeline.load(REPO, cached_random_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
 
 
 def _request(photos: dict[str, bytes], name: str, caption: str, box_threshold: float) -> dict[str, Any]:
