@@ -1,6 +1,6 @@
 """Batch annotation client: ``python scripts/annotate.py photos/ --out annotations/ --classes cat,dog``.
 
-The logic lives in :mod:`scripts.annotation`; this file is the command's entry point.
+The logic lives in :mod:`gdino_client`; this file is the command's entry point.
 """
 
 from __future__ import annotations
@@ -10,6 +10,6 @@ from pathlib import Path
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a file, not with -m
-    from scripts.annotation.cli import main
+    from gdino_client.cli import main
 
     sys.exit(main())

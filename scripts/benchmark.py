@@ -33,16 +33,16 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from handler.image_decode import decode_image  # noqa: E402
-from handler.inference import ModelInput, run_model  # noqa: E402
-from handler.pipeline import DetectionPipeline  # noqa: E402
-from handler.settings import HandlerSettings  # noqa: E402
-from handler.stage_timer import STAGES, StageTimer  # noqa: E402
+from handler.core.image_decode import decode_image  # noqa: E402
+from handler.core.batching import ModelInput, run_model  # noqa: E402
+from handler.core.pipeline import DetectionPipeline  # noqa: E402
+from handler.core.settings import HandlerSettings  # noqa: E402
+from handler.core.stage_timer import STAGES, StageTimer  # noqa: E402
 from scripts.benchmark_report import write_report  # noqa: E402
 from scripts.build_mar import build_mar  # noqa: E402
 from scripts.compare_detections import mean_agreement, with_grey_level_noise  # noqa: E402
 from scripts.make_random_checkpoint import cached_random_checkpoint  # noqa: E402
-from scripts.sample_photos import PHOTOS, photo_bytes  # noqa: E402
+from handler.testing import PHOTOS, photo_bytes  # noqa: E402
 from scripts.torchserve_runner import TorchServe  # noqa: E402
 
 logger = logging.getLogger("benchmark")

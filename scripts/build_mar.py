@@ -72,7 +72,7 @@ def build_mar(
             str(Path(sys.executable).parent / "torch-model-archiver"),
             "--model-name", model_name,
             "--version", "1.0",
-            "--handler", str(REPO / "handler" / "torchserve_handler.py"),
+            "--handler", str(REPO / "handler" / "frontends" / "torchserve" / "torchserve_handler.py"),
             "--serialized-file", str(checkpoint),
             "--extra-files", str(stage),
             "--config-file", str(config_file),

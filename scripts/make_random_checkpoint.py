@@ -17,7 +17,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from handler.model_loader import build_model  # noqa: E402
+from handler.backends.upstream.model_loader import build_model  # noqa: E402
 
 logger = logging.getLogger("make_random_checkpoint")
 

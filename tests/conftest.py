@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from scripts.make_random_checkpoint import cached_random_checkpoint
-from scripts.sample_photos import PHOTOS, photo_bytes
-from support import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG
-from handler.pipeline import DetectionPipeline
-from handler.settings import HandlerSettings
+from handler.testing import PHOTOS, photo_bytes
+from tests.support import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG
+from handler.core.pipeline import DetectionPipeline
+from handler.core.settings import HandlerSettings
 from scripts.build_mar import build_mar
 from scripts.torchserve_runner import TorchServe
 

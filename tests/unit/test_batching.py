@@ -1,0 +1,65 @@
+"""Batched inference is exact: a request's answer does not depend on its batch-mates."""
+
+from __future__ import annotations
+
+import torch
+
+from tests.support import b64, encode
+from handler.core.batching import group_by_shape
+from PIL import Image
+
+TOLERANCE = 1e-4
+
+
+def request(image: bytes, caption: str, **extra) -> dict:
+    return {"body": {"image": b64(image), "caption": caption, "box_threshold": 0.7, "text_threshold": 0.7, **extra}}
+
+
+def assert_same_answer(batched: dict, alone: dict) -> None:
+    assert batched["phrases"] == alone["phrases"]
+    assert batched["image_size"] == alone["image_size"]
+    assert len(batched["boxes"]) == len(alone["boxes"]) > 0
+    assert torch.allclose(torch.tensor(batched["scores"]), torch.tensor(alone["scores"]), atol=TOLERANCE)
+    assert torch.allclose(torch.tensor(batched["boxes"]), torch.tensor(alone["boxes"]), atol=0.011)
+
+
+def test_group_by_shape_keeps_order_and_splits_large_groups():
+    shapes = [(3, 4, 4), (3, 8, 8), (3, 4, 4), (3, 4, 4), (3, 8, 8)]
+    assert group_by_shape(shapes, max_size=2) == [[0, 2], [3], [1, 4]]
+
+
+def test_mixed_captions_and_image_sizes_answer_each_request_as_if_alone(pipeline, photos):
+    requests = [
+        request(photos["astronaut.png"], "person . rocket . flag"),
+        request(photos["coffee.png"], "cup"),
+        request(photos["chelsea.png"], "cat . whiskers . a very long description of a striped animal"),
+        request(photos["rocket.jpg"], "rocket"),
+        request(photos["astronaut.png"], "helmet"),
+        request(photos["motorcycle_left.png"], "motorcycle . wheel"),
+    ]
+    batched = pipeline.run(requests)
+    for raw, answer in zip(requests, batched):
+        assert_same_answer(answer, pipeline.run([raw])[0])
+
+
+def test_same_sized_images_with_different_caption_lengths_share_one_model_call(pipeline, photos, monkeypatch):
+    calls = []
+    original = pipeline.model.forward
+
+    def counting_forward(samples, **kwargs):
+        calls.append(len(kwargs["captions"]))
+        return original(samples, **kwargs)
+
+    monkeypatch.setattr(pipeline.model, "forward", counting_forward)
+    square = encode(Image.new("RGB", (300, 300), (10, 200, 30)))
+    answers = pipeline.run([request(photos["astronaut.png"], "person"),
+                            request(square, "a green square . grass . a field of bright green colour")])
+    assert calls == [2]
+    assert all(answer["boxes"] for answer in answers)
+
+
+def test_bad_request_in_batch_leaves_the_others_answered(pipeline, photos):
+    good = request(photos["coffee.png"], "cup")
+    outcomes = pipeline.run([good, {"body": {"image": "%%%", "caption": "cup"}}, good])
+    assert outcomes[0] == outcomes[2] and outcomes[0]["boxes"]
+    assert outcomes[1].code == 400 and outcomes[1].error_type == "InvalidBase64"
