@@ -1,5 +1,5 @@
 """Batch annotation client: a folder of images to COCO, Label Studio, YOLO, JSONL and annotated
-pictures, through the service's REST API only (``scripts/annotate.py`` is its command line)."""
+pictures, through the service's REST API only (``gdino-annotate`` is its command line)."""
 
 from gdino_client.runner import AnnotateOptions, annotate, run
 from gdino_client.summary import Summary

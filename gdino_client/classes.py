@@ -3,14 +3,18 @@
 A run always has a class list: given outright (``--classes``, ``--classes-file``) or taken from
 the caption's dot-separated parts ("cat . remote control" -> ["cat", "remote control"]).
 The class id of a detection is its index in this list; COCO category ids are that index + 1.
+Names follow the server's rules (:mod:`handler.core.class_names`): "Cat" and "cat" are one class.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+
+from handler.core.class_names import check_class_names, class_key
+from handler.core.errors import InvalidInput
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -27,24 +31,31 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
 
 @dataclass(frozen=True)
 class ClassList:
-    """Ordered, de-duplicated class names."""
+    """Ordered class names, de-duplicated as the server compares them (case and spacing ignored)."""
 
     names: tuple[str, ...]
 
     @classmethod
-    def of(cls, names: Iterable[str]) -> "ClassList":
+    def of(cls, names: Iterable[str]) -> ClassList:
+        """The first spelling of each class; a ValueError if the server would refuse the list."""
         cleaned = [" ".join(name.split()) for name in names]
-        unique = tuple(dict.fromkeys(name for name in cleaned if name))
-        if not unique:
+        first = {}
+        for name in cleaned:
+            if name:
+                first.setdefault(class_key(name), name)
+        if not first:
             raise ValueError("the class list is empty")
-        return cls(unique)
+        try:
+            return cls(check_class_names(list(first.values())))
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
 
     @classmethod
-    def from_caption(cls, caption: str) -> "ClassList":
+    def from_caption(cls, caption: str) -> ClassList:
         return cls.of(caption.split("."))
 
     @classmethod
-    def from_file(cls, path: Path) -> "ClassList":
+    def from_file(cls, path: Path) -> ClassList:
         """One class a line; blank lines and lines starting with '#' are skipped."""
         lines = path.read_text(encoding="utf-8").splitlines()
         return cls.of(line for line in lines if not line.lstrip().startswith("#"))

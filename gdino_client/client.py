@@ -8,12 +8,14 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
 from gdino_client.retry import RetryPolicy
+from handler.core import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class DetectionClient:
     def __init__(
         self,
         url: str,
-        model: str = "groundingdino",
+        model: str = defaults.MODEL_NAME,
         token: str | None = None,
         timeout: float = 120.0,
         retry: RetryPolicy = RetryPolicy(),

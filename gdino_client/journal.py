@@ -51,7 +51,7 @@ class Journal:
             self._remember(record)
 
     @classmethod
-    def open(cls, path: Path, settings: dict[str, Any], fresh: bool = False) -> "Journal":
+    def open(cls, path: Path, settings: dict[str, Any], fresh: bool = False) -> Journal:
         """Open (or start) the journal at ``path``; ``fresh`` discards what it holds."""
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh or not path.exists() or path.stat().st_size == 0:
@@ -96,7 +96,7 @@ class Journal:
     def close(self) -> None:
         self._stream.close()
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,14 +15,15 @@ from typing import Any
 
 from gdino_client.classes import ClassList
 from gdino_client.client import DetectionClient, ServerRefused
+from handler.core import defaults
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    box: float = 0.35
-    text: float = 0.25
+    box: float = defaults.BOX_THRESHOLD
+    text: float = defaults.TEXT_THRESHOLD
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.box <= 1.0 and 0.0 <= self.text <= 1.0):
@@ -52,7 +53,8 @@ class Query:
                 logger.warning(
                     "the server does not know the 'classes' field (%s); sending the caption %r instead "
                     "and deriving class ids from the detected phrases",
-                    error.reason, self.classes.caption(),
+                    error.reason,
+                    self.classes.caption(),
                 )
 
     def detect(self, image: bytes) -> dict[str, Any]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -27,6 +28,7 @@ from gdino_client.results import ImageResult, check_response, image_result
 from gdino_client.retry import RetryPolicy
 from gdino_client.sources import ImageFile, Inputs, UnreadableImage, check_image, collect_images
 from gdino_client.summary import Summary, count_detections
+from handler.core import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class AnnotateOptions:
     formats: tuple[str, ...] = FORMATS
     draw: bool = False
     concurrency: int = 8
-    model: str = "groundingdino"
+    model: str = defaults.MODEL_NAME
     token: str | None = None
     timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -62,8 +64,11 @@ class AnnotateOptions:
     def journal_settings(self) -> dict[str, Any]:
         """What makes results comparable; a journal made with other settings is not resumed."""
         return {
-            "model": self.model, "classes": list(self.classes.names), "send_classes": self.send_classes,
-            "box_threshold": self.thresholds.box, "text_threshold": self.thresholds.text,
+            "model": self.model,
+            "classes": list(self.classes.names),
+            "send_classes": self.send_classes,
+            "box_threshold": self.thresholds.box,
+            "text_threshold": self.thresholds.text,
         }
 
 
@@ -138,10 +143,16 @@ def run(options: AnnotateOptions) -> Summary:
     _write_outputs(results, inputs, options)
     detections, unmatched = count_detections(results, options.classes)
     summary = Summary(
-        images=len(inputs.images), done=len(results),
+        images=len(inputs.images),
+        done=len(results),
         failed={record["path"]: record["reason"] for record in records if not record["ok"]},
-        pending=len(inputs.images) - len(records), resumed=already, detections=detections, unmatched=unmatched,
-        ignored=inputs.ignored, seconds=time.monotonic() - started, requested=len(pending),
+        pending=len(inputs.images) - len(records),
+        resumed=already,
+        detections=detections,
+        unmatched=unmatched,
+        ignored=inputs.ignored,
+        seconds=time.monotonic() - started,
+        requested=len(pending),
     )
     write_json(options.out / "summary.json", summary.to_dict())
     return summary

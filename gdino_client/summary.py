@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from gdino_client.classes import ClassList
 from gdino_client.results import ImageResult
@@ -40,7 +41,8 @@ class Summary:
             f"images: {self.images}, done: {self.done} ({self.resumed} from earlier runs), "
             f"failed: {len(self.failed)}, pending: {self.pending}",
             f"this run: {self.requested} images in {self.seconds:.1f} s ({self.images_per_second:.2f} images/s)",
-            "detections: " + (", ".join(f"{name}: {count}" for name, count in self.detections.items()) or "none")
+            "detections: "
+            + (", ".join(f"{name}: {count}" for name, count in self.detections.items()) or "none")
             + (f"; {self.unmatched} boxes named no class" if self.unmatched else ""),
         ]
         if self.ignored:

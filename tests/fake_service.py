@@ -25,8 +25,14 @@ def fake_boxes(width: int, height: int, names: list[str]) -> dict[str, Any]:
     """The answer for an image of ``width`` x ``height`` asked for ``names``."""
     boxes, scores = [], []
     for i, _ in enumerate(names[:3]):
-        boxes.append([round(width * (0.1 + 0.1 * i), 2), round(height * 0.2, 2),
-                      round(width * (0.5 + 0.1 * i), 2), round(height * 0.9, 2)])
+        boxes.append(
+            [
+                round(width * (0.1 + 0.1 * i), 2),
+                round(height * 0.2, 2),
+                round(width * (0.5 + 0.1 * i), 2),
+                round(height * 0.9, 2),
+            ]
+        )
         scores.append(round(0.9 - 0.1 * i, 4))
     return {"boxes": boxes, "scores": scores, "phrases": list(names[:3]), "image_size": [width, height]}
 
@@ -93,7 +99,7 @@ class FakeServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=partial(self.httpd.serve_forever, poll_interval=0.05), daemon=True)
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         self.thread.start()
         return self
 

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from gdino_client.classes import ClassList
 from gdino_client.formats.files import write_json
@@ -18,15 +19,17 @@ def coco_document(results: Sequence[ImageResult], classes: ClassList) -> dict[st
         images.append({"id": image_id, "file_name": result.key, "width": result.width, "height": result.height})
         for detection in result.labelled:
             x, y, w, h = (round(v, 2) for v in detection.xywh)
-            annotations.append({
-                "id": len(annotations) + 1,
-                "image_id": image_id,
-                "category_id": detection.class_id + 1,
-                "bbox": [x, y, w, h],
-                "area": round(w * h, 2),
-                "iscrowd": 0,
-                "score": detection.score,
-            })
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": detection.class_id + 1,
+                    "bbox": [x, y, w, h],
+                    "area": round(w * h, 2),
+                    "iscrowd": 0,
+                    "score": detection.score,
+                }
+            )
     categories = [{"id": i + 1, "name": name, "supercategory": ""} for i, name in enumerate(classes.names)]
     return {
         "info": {"description": "GroundingDINO detections", "version": "1.0"},

@@ -4,14 +4,16 @@ config (XML) that the ``from_name``/``to_name`` and the label values refer to.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from gdino_client.classes import ClassList
 from gdino_client.formats.files import write_json, write_text
 from gdino_client.results import ImageResult
+from handler.core import defaults
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class LabelStudioOptions:
     from_name: str = "label"  # name of the <RectangleLabels> control
     to_name: str = "image"  # name of the <Image> object, also the task's data key
     image_prefix: str = "/data/local-files/?d="  # URL prefix before the image's relative path
-    model_version: str = "groundingdino"
+    model_version: str = defaults.MODEL_NAME
 
 
 def _percent(value: float, size: int) -> float:
@@ -30,29 +32,36 @@ def task(result: ImageResult, classes: ClassList, options: LabelStudioOptions) -
     regions = []
     for index, detection in enumerate(result.labelled):
         x, y, w, h = detection.xywh
-        regions.append({
-            "id": f"r{index}",
-            "type": "rectanglelabels",
-            "from_name": options.from_name,
-            "to_name": options.to_name,
-            "original_width": result.width,
-            "original_height": result.height,
-            "image_rotation": 0,
-            "value": {
-                "x": _percent(x, result.width), "y": _percent(y, result.height),
-                "width": _percent(w, result.width), "height": _percent(h, result.height),
-                "rotation": 0, "rectanglelabels": [classes.names[detection.class_id]],
-            },
-            "score": detection.score,
-        })
+        regions.append(
+            {
+                "id": f"r{index}",
+                "type": "rectanglelabels",
+                "from_name": options.from_name,
+                "to_name": options.to_name,
+                "original_width": result.width,
+                "original_height": result.height,
+                "image_rotation": 0,
+                "value": {
+                    "x": _percent(x, result.width),
+                    "y": _percent(y, result.height),
+                    "width": _percent(w, result.width),
+                    "height": _percent(h, result.height),
+                    "rotation": 0,
+                    "rectanglelabels": [classes.names[detection.class_id]],
+                },
+                "score": detection.score,
+            }
+        )
     scores = [region["score"] for region in regions]
     return {
         "data": {options.to_name: options.image_prefix + result.key},
-        "predictions": [{
-            "model_version": options.model_version,
-            "score": round(sum(scores) / len(scores), 4) if scores else 0.0,
-            "result": regions,
-        }],
+        "predictions": [
+            {
+                "model_version": options.model_version,
+                "score": round(sum(scores) / len(scores), 4) if scores else 0.0,
+                "result": regions,
+            }
+        ],
     }
 
 

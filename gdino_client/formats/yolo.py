@@ -5,8 +5,8 @@ An image without boxes gets an empty file (a background image for YOLO)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Sequence
 
 from gdino_client.classes import ClassList
 from gdino_client.formats.files import write_text

@@ -1,22 +1,22 @@
 """Stage 4: one batched model call per group of requests that can share a batch exactly.
 
-Captions of any lengths share a batch exactly once :mod:`handler.backends.upstream.upstream_fixes` is applied.
-Images of different resized sizes do not: padding them to a common size changes the Swin
+Captions of any lengths share a batch exactly (the upstream back end makes sure of it).
+Images of different resized sizes do not: padding them to a common size changes the backbone
 features near the padding. So requests are grouped by resized (H, W), and each group runs
-as one model call (split at ``max_sub_batch``).
+as one model call (split at ``max_sub_batch``): the detector encodes each distinct image
+once and decodes it with each of its captions.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
-from torch import nn
 
+from handler.backends.base import Detector
 from handler.core.packing import pack
-from handler.backends.upstream.shared_image import distinct_images, forward_shared
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,19 @@ class ModelInput:
     image: torch.Tensor  # (3, H, W), normalised
     caption: str  # already normalised (lower case, ends with '.')
     box_threshold: float
+
+
+def distinct_images(images: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[int]]:
+    """The distinct image objects in first-seen order, and for each input the index of its image."""
+    index_of: dict[int, int] = {}
+    distinct: list[torch.Tensor] = []
+    owners = []
+    for image in images:
+        if id(image) not in index_of:
+            index_of[id(image)] = len(distinct)
+            distinct.append(image)
+        owners.append(index_of[id(image)])
+    return distinct, owners
 
 
 def group_by_shape(
@@ -55,21 +68,14 @@ def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDe
     return RawDetections(probs=probs[keep], boxes=boxes[keep])
 
 
-@torch.inference_mode()
-def run_model(model: nn.Module, inputs: Sequence[ModelInput], device: torch.device) -> list[RawDetections]:
+def run_model(detector: Detector, inputs: Sequence[ModelInput]) -> list[RawDetections]:
     """Run ``inputs`` as one model call; they must share one image shape."""
     distinct, owners = distinct_images([item.image for item in inputs])
-    images = torch.stack(distinct).to(device, non_blocking=True)
-    outputs = forward_shared(model, images, owners, [item.caption for item in inputs])
-    # One device-to-host copy for the whole call (a few MB), not one synchronising copy per image.
-    probs = outputs["pred_logits"].sigmoid().float().cpu()
-    boxes = outputs["pred_boxes"].float().cpu()
-    return [_select(probs[i], boxes[i], item.box_threshold) for i, item in enumerate(inputs)]
+    scores = detector.decode(detector.encode_images(torch.stack(distinct)), owners, [item.caption for item in inputs])
+    return [_select(scores.probs[i], scores.boxes[i], item.box_threshold) for i, item in enumerate(inputs)]
 
 
-def predict_batch(
-    model: nn.Module, inputs: Sequence[ModelInput], device: torch.device, max_sub_batch: int
-) -> list[RawDetections]:
+def predict_batch(detector: Detector, inputs: Sequence[ModelInput], max_sub_batch: int) -> list[RawDetections]:
     """Detections for every input, in input order, using as few exact model calls as possible.
 
     ``max_sub_batch`` counts captions; all captions of one image go into one call, so that the
@@ -80,6 +86,6 @@ def predict_batch(
     captions_per_image = [owners.count(image) for image in range(len(distinct))]
     for members in group_by_shape([image.shape for image in distinct], max_sub_batch, captions_per_image):
         group = [index for index, owner in enumerate(owners) if owner in members]
-        for index, detections in zip(group, run_model(model, [inputs[i] for i in group], device)):
+        for index, detections in zip(group, run_model(detector, [inputs[i] for i in group])):
             results[index] = detections
     return [result for result in results if result is not None]

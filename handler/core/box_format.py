@@ -1,7 +1,7 @@
 """Boxes in the caller's format: corners, corner + size or centre + size, in pixels or 0..1.
 
 Boxes are first clipped to the image in pixels, so every format describes the same visible box.
-Pixel coordinates are rounded to 0.01 px, normalised ones to 1e-6.
+Rounding for transport is the front end's job.
 """
 
 from __future__ import annotations
@@ -22,14 +22,10 @@ def to_pixel_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return xyxy
 
 
-def format_boxes(
-    xyxy: torch.Tensor, size: tuple[int, int], box_format: str, normalized: bool
-) -> list[list[float]]:
-    """Pixel (x1, y1, x2, y2) boxes as JSON-ready lists in ``box_format``, optionally divided by the image size."""
+def format_boxes(xyxy: torch.Tensor, size: tuple[int, int], box_format: str, normalized: bool) -> torch.Tensor:
+    """Pixel (x1, y1, x2, y2) boxes in ``box_format``, optionally divided by the image size."""
     boxes = box_convert(xyxy, in_fmt="xyxy", out_fmt=box_format)
-    digits = 2
     if normalized:
         width, height = size
         boxes = boxes / torch.tensor([width, height, width, height], dtype=boxes.dtype)
-        digits = 6
-    return [[round(float(v), digits) for v in box] for box in boxes.tolist()]
+    return boxes

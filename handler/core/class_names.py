@@ -5,14 +5,17 @@ A class list is another way of writing a caption: ``["person", "Hard hat"]`` bec
 labelled with the caller's class name. Multipart clients send the list as one text field: a
 value starting with ``[`` is read as a JSON list, anything else as one class per line (blank
 lines ignored).
+
+Torch-free: the batch client (:mod:`gdino_client`) applies the same rules before it sends a list.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 
 MAX_CLASSES = 2000
 MAX_CLASS_CHARS = 256
@@ -24,18 +27,16 @@ def _class_values(value: Any) -> list[Any]:
         try:
             value = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise BadRequest("'classes' must be UTF-8 text", "InvalidClasses") from None
+            raise InvalidInput("'classes' must be UTF-8 text", "InvalidClasses") from None
     if isinstance(value, str):
         if not value.lstrip().startswith("["):
             return [line for line in value.splitlines() if line.strip()]
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise BadRequest(f"'classes' starts with '[' but is not a JSON list ({exc})", "InvalidClasses") from None
+            raise InvalidInput(f"'classes' starts with '[' but is not a JSON list ({exc})", "InvalidClasses") from None
     if not isinstance(value, list):
-        raise BadRequest(
-            f"'classes' must be a list of class names, got {type(value).__name__}", "InvalidClasses"
-        )
+        raise InvalidInput(f"'classes' must be a list of class names, got {type(value).__name__}", "InvalidClasses")
     return value
 
 
@@ -45,31 +46,35 @@ def class_key(name: str) -> str:
 
 
 def parse_classes(value: Any) -> tuple[str, ...]:
-    """Validated class names, as the caller wrote them."""
-    names = _class_values(value)
+    """Validated class names from a request's ``classes`` field, as the caller wrote them."""
+    return check_class_names(_class_values(value))
+
+
+def check_class_names(names: Sequence[Any]) -> tuple[str, ...]:
+    """``names`` if the service accepts them as a class list, else :class:`InvalidInput` saying why."""
     if not names:
-        raise BadRequest(
-            "'classes' is empty: name at least one class, e.g. [\"person\", \"hard hat\"]", "InvalidClasses"
+        raise InvalidInput(
+            '\'classes\' is empty: name at least one class, e.g. ["person", "hard hat"]', "InvalidClasses"
         )
     if len(names) > MAX_CLASSES:
-        raise BadRequest(f"'classes' has {len(names)} names; the limit is {MAX_CLASSES}", "InvalidClasses")
+        raise InvalidInput(f"'classes' has {len(names)} names; the limit is {MAX_CLASSES}", "InvalidClasses")
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         if not isinstance(name, str):
-            raise BadRequest(f"classes[{index}] must be a string, got {type(name).__name__}", "InvalidClasses")
+            raise InvalidInput(f"classes[{index}] must be a string, got {type(name).__name__}", "InvalidClasses")
         if not name.strip():
-            raise BadRequest(f"classes[{index}] is empty", "InvalidClasses")
+            raise InvalidInput(f"classes[{index}] is empty", "InvalidClasses")
         if len(name) > MAX_CLASS_CHARS:
-            raise BadRequest(
+            raise InvalidInput(
                 f"classes[{index}] is {len(name)} characters long; the limit is {MAX_CLASS_CHARS}", "InvalidClasses"
             )
         if "." in name:
-            raise BadRequest(
+            raise InvalidInput(
                 f"classes[{index}] ({name!r}) contains '.', which separates classes in the prompt", "InvalidClasses"
             )
         key = class_key(name)
         if key in seen:
-            raise BadRequest(
+            raise InvalidInput(
                 f"duplicate class {name!r}: classes[{index}] repeats classes[{seen[key]}] (case-insensitive)",
                 "DuplicateClass",
             )

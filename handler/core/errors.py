@@ -1,24 +1,34 @@
-"""The one error type for bad requests, and its HTTP/JSON form.
+"""The core's error taxonomy: what went wrong with one request, with a message for the caller.
 
-A stage that finds something wrong with a request raises :class:`BadRequest` with a message
-meant for the caller; the handler turns it into HTTP 400 for that request alone.
+Stages raise :class:`InvalidInput` when the request cannot be answered as sent (the caller's
+fault) and :class:`InferenceError` when the service itself failed. Neither knows about HTTP:
+each front end maps them once (TorchServe: 400 and 500 with a ``{code, type, message}`` body).
 """
 
 from __future__ import annotations
 
-from typing import Any
 
+class DetectionError(Exception):
+    """One request's failure; ``message`` is shown to the caller, ``error_type`` names the kind."""
 
-class BadRequest(Exception):
-    """A request the service cannot answer as sent; ``message`` is shown to the caller."""
+    default_type = "DetectionError"
 
-    code = 400
-
-    def __init__(self, message: str, error_type: str = "InvalidRequest") -> None:
+    def __init__(self, message: str, error_type: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.error_type = error_type
+        self.error_type = error_type or self.default_type
 
-    def to_body(self) -> dict[str, Any]:
-        """The JSON body of the 400 response, in TorchServe's error shape."""
-        return {"code": self.code, "type": self.error_type, "message": self.message}
+
+class InvalidInput(DetectionError):
+    """A request the service cannot answer as sent (bad field, unreadable image, prompt too long)."""
+
+    default_type = "InvalidRequest"
+
+
+class InferenceError(DetectionError):
+    """A failure of the service itself while answering one request; details go to the server log."""
+
+    default_type = "InternalServerError"
+
+    def __init__(self, message: str = "internal error while handling this request; see the server log") -> None:
+        super().__init__(message)

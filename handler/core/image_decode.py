@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 
 SUPPORTED = "JPEG, PNG, WebP, BMP, TIFF, GIF"
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -31,22 +31,22 @@ TargetSize = Callable[[int, int], tuple[int, int]]  # displayed (width, height) 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
-        raise BadRequest("'image' is empty", "InvalidImage")
+        raise InvalidInput("'image' is empty", "InvalidImage")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise BadRequest(f"image has more pixels than the limit of {max_pixels}", "ImageTooLarge") from None
+        raise InvalidInput(f"image has more pixels than the limit of {max_pixels}", "ImageTooLarge") from None
     except (UnidentifiedImageError, OSError):
-        raise BadRequest(f"'image' is not a readable image; supported: {SUPPORTED}", "InvalidImage") from None
+        raise InvalidInput(f"'image' is not a readable image; supported: {SUPPORTED}", "InvalidImage") from None
     width, height = image.size
     if width * height > max_pixels:
-        raise BadRequest(
+        raise InvalidInput(
             f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", "ImageTooLarge"
         )
     if width == 0 or height == 0:
-        raise BadRequest("image has no pixels", "InvalidImage")
+        raise InvalidInput("image has no pixels", "InvalidImage")
     return image
 
 
@@ -83,7 +83,7 @@ def _draft_for(image: Image.Image, target_size: TargetSize) -> tuple[int, int]:
     return displayed
 
 
-def decode_image(data: bytes, max_pixels: int, target_size: Optional[TargetSize] = None) -> DecodedImage:
+def decode_image(data: bytes, max_pixels: int, target_size: TargetSize | None = None) -> DecodedImage:
     """Decode ``data`` into an upright RGB image; with ``target_size``, a JPEG no larger than needed."""
     image = _open(data, max_pixels)
     try:
@@ -92,4 +92,4 @@ def decode_image(data: bytes, max_pixels: int, target_size: Optional[TargetSize]
         image = _to_rgb(ImageOps.exif_transpose(image))
         return DecodedImage(pixels=image, size=displayed or image.size)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise BadRequest(f"image data is truncated or corrupt ({exc})", "InvalidImage") from None
+        raise InvalidInput(f"image data is truncated or corrupt ({exc})", "InvalidImage") from None

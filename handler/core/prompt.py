@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 import torch
 
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 from handler.core.packing import pack
+from handler.core.tokens import TextTokenizer
 
 _PHRASE = re.compile(r"[^.]*\.")
 
@@ -79,54 +80,53 @@ def _pieces(caption: str) -> list[_Piece]:
     return pieces
 
 
-def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: Any, budget: int) -> list[list[int]]:
+def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: TextTokenizer, budget: int) -> list[list[int]]:
     """Consecutive piece indices per chunk, each chunk at most ``budget`` tokens."""
     texts = [caption[piece.start : piece.end] for piece in pieces]
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    dot = tokenizer.convert_tokens_to_ids(".")
-    for piece, ids in zip(pieces, encoded):
-        if not [token for token in ids if token != dot]:
-            raise BadRequest(f"class or phrase {piece.label!r} has no text the model can read", "InvalidClasses")
+    encoded = tokenizer.tokenize(texts, special_tokens=False)
+    for piece, tokens in zip(pieces, encoded):
+        ids = tokens.input_ids
+        if not any(tokens.is_word):
+            raise InvalidInput(f"class or phrase {piece.label!r} has no text the model can read", "InvalidClasses")
         if len(ids) > budget:
-            raise BadRequest(
+            raise InvalidInput(
                 f"class or phrase {piece.label[:60]!r} is {len(ids)} tokens long; one class may have at most "
                 f"{budget} tokens (with its '.')",
                 "PromptTooLong",
             )
-    return pack(range(len(pieces)), [len(ids) for ids in encoded], budget)
+    return pack(range(len(pieces)), [len(tokens.input_ids) for tokens in encoded], budget)
 
 
 def _chunk(
-    caption: str, pieces: Sequence[_Piece], ids: Sequence[int], tokenizer: Any, max_text_len: int
+    caption: str, pieces: Sequence[_Piece], ids: Sequence[int], tokenizer: TextTokenizer, max_text_len: int
 ) -> PromptChunk:
     """Tokenize the text of ``pieces[ids]`` and map each class token to its class."""
     first, last = pieces[ids[0]], pieces[ids[-1]]
     raw = caption[first.start : last.end]
     text = raw.strip()
     shift = first.start + len(raw) - len(raw.lstrip())
-    encoded = tokenizer(text, return_offsets_mapping=True)
-    excluded = set(tokenizer.all_special_ids) | {tokenizer.convert_tokens_to_ids(".")}
+    (encoded,) = tokenizer.tokenize([text])
     starts = [pieces[i].start - shift for i in ids]
     token_class = torch.full((max_text_len,), -1, dtype=torch.long)
-    for position, (token, (begin, _)) in enumerate(zip(encoded["input_ids"], encoded["offset_mapping"])):
-        if token not in excluded:
+    for position, ((begin, _), word) in enumerate(zip(encoded.offsets, encoded.is_word)):
+        if word:
             token_class[position] = bisect.bisect_right(starts, begin) - 1
     return PromptChunk(
         caption=text,
-        tokens=CaptionTokens(input_ids=list(encoded["input_ids"])),
+        tokens=CaptionTokens(input_ids=list(encoded.input_ids)),
         class_ids=torch.tensor(list(ids), dtype=torch.long),
         token_class=token_class,
     )
 
 
 def build_prompt(
-    caption: str, tokenizer: Any, labels: Sequence[str] | None = None, max_text_len: int = 256
+    caption: str, tokenizer: TextTokenizer, labels: Sequence[str] | None = None, max_text_len: int = 256
 ) -> Prompt:
     """The chunks of a normalised caption; ``labels`` names its phrases (default: the phrases' text)."""
     pieces = _pieces(caption)
     if labels is not None and len(labels) != len(pieces):
         raise ValueError(f"{len(labels)} labels for {len(pieces)} phrases in {caption[:80]!r}")
-    chunks = _pack(pieces, caption, tokenizer, max_text_len - 2)
+    chunks = _pack(pieces, caption, tokenizer, max_text_len - tokenizer.special_tokens)
     return Prompt(
         labels=tuple(labels) if labels is not None else tuple(piece.label for piece in pieces),
         chunks=tuple(_chunk(caption, pieces, ids, tokenizer, max_text_len) for ids in chunks),

@@ -1,22 +1,23 @@
-"""Stage 1: turn one TorchServe request (JSON body or multipart fields) into a validated request.
+"""Stage 1: turn one request's fields into a validated :class:`DetectionRequest`.
 
-TorchServe hands a JSON body over as ``{"body": dict}`` and multipart form-data as one key per
-field (values as bytes). Both arrive here as the same flat set of fields.
+Fields arrive as a flat mapping, whatever the protocol: JSON values, or text and file parts as
+bytes (multipart form-data). Unwrapping a protocol's envelope is the front end's job.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from handler.core import defaults
 from handler.core.box_format import BOX_FORMATS
 from handler.core.class_names import classes_caption, parse_classes
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 from handler.core.settings import HandlerSettings
 
 IMAGE_FIELD = "image"
@@ -25,7 +26,6 @@ THRESHOLD_FIELDS = ("box_threshold", "text_threshold")
 OUTPUT_FIELDS = ("nms_threshold", "class_agnostic_nms", "max_detections", "box_format", "normalized")
 ALIASES = {"caption_threshold": "text_threshold"}
 KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *ALIASES))
-MAX_DETECTIONS_LIMIT = 1000
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
@@ -46,7 +46,7 @@ class DetectionRequest:
     classes: tuple[str, ...] | None = None
     nms_threshold: float | None = None
     class_agnostic_nms: bool = False
-    max_detections: int = HandlerSettings.max_detections
+    max_detections: int = defaults.MAX_DETECTIONS
     box_format: str = "xyxy"
     normalized: bool = False
 
@@ -57,36 +57,15 @@ def normalize_caption(caption: str) -> str:
     return caption if caption.endswith(".") else caption + "."
 
 
-def _fields(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The request's fields, whether the body was JSON or multipart form-data."""
-    if not raw:
-        raise BadRequest("empty request: send JSON or multipart form-data with 'image' and 'caption'", "EmptyRequest")
-    payload: Any = raw.get("body", raw.get("data")) if ("body" in raw or "data" in raw) and len(raw) == 1 else raw
-    if isinstance(payload, (bytes, bytearray)):
-        if not payload.strip():
-            raise BadRequest("empty request body: send JSON with 'image' and 'caption'", "EmptyRequest")
-        try:
-            payload = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRequest(
-                f"request body is not valid JSON ({exc}); send JSON or multipart form-data", "InvalidJSON"
-            ) from None
-    if not isinstance(payload, dict):
-        raise BadRequest("request body must be a JSON object with 'image' and 'caption'", "InvalidJSON")
-    if not payload:
-        raise BadRequest("empty request: 'image' and 'caption' are required", "EmptyRequest")
-    return dict(payload)
-
-
 def _text(name: str, value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise BadRequest(f"'{name}' must be UTF-8 text", "InvalidParameter") from None
+            raise InvalidInput(f"'{name}' must be UTF-8 text", "InvalidParameter") from None
     if isinstance(value, str):
         return value
-    raise BadRequest(f"'{name}' must be a string, got {type(value).__name__}", "InvalidParameter")
+    raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}", "InvalidParameter")
 
 
 def decode_image_field(value: Any) -> bytes:
@@ -94,24 +73,24 @@ def decode_image_field(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         data = bytes(value)
         if not data:
-            raise BadRequest("'image' is empty", "InvalidImage")
+            raise InvalidInput("'image' is empty", "InvalidImage")
         if data[:5].lower() == b"data:" or _looks_like_base64(data):
             try:
                 return decode_image_field(data.decode("ascii"))
-            except (BadRequest, UnicodeDecodeError):
+            except (InvalidInput, UnicodeDecodeError):
                 pass  # not base64 after all: treat as the file's own bytes
         return data
     if not isinstance(value, str):
-        raise BadRequest(f"'image' must be base64 text or a file part, got {type(value).__name__}", "InvalidImage")
+        raise InvalidInput(f"'image' must be base64 text or a file part, got {type(value).__name__}", "InvalidImage")
     text = _DATA_URI.sub("", value.strip(), count=1)
     if not text:
-        raise BadRequest("'image' is empty", "InvalidImage")
+        raise InvalidInput("'image' is empty", "InvalidImage")
     try:
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise BadRequest("'image' is not valid base64", "InvalidBase64") from None
+        raise InvalidInput("'image' is not valid base64", "InvalidBase64") from None
     if not data:
-        raise BadRequest("'image' is empty after base64 decoding", "InvalidImage")
+        raise InvalidInput("'image' is empty after base64 decoding", "InvalidImage")
     return data
 
 
@@ -123,17 +102,17 @@ def _looks_like_base64(data: bytes) -> bool:
 
 def _threshold(name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise BadRequest(f"'{name}' must be a number in [0, 1], got a boolean", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be a number in [0, 1], got a boolean", "InvalidParameter")
     if isinstance(value, (bytes, bytearray, str)):
         text = _text(name, value).strip()
         try:
             value = float(text)
         except ValueError:
-            raise BadRequest(f"'{name}' must be a number in [0, 1], got {text!r}", "InvalidParameter") from None
+            raise InvalidInput(f"'{name}' must be a number in [0, 1], got {text!r}", "InvalidParameter") from None
     if not isinstance(value, (int, float)) or math.isnan(value):
-        raise BadRequest(f"'{name}' must be a number in [0, 1], got {value!r}", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be a number in [0, 1], got {value!r}", "InvalidParameter")
     if not 0.0 <= value <= 1.0:
-        raise BadRequest(f"'{name}' must be in [0, 1], got {value}", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be in [0, 1], got {value}", "InvalidParameter")
     return float(value)
 
 
@@ -144,7 +123,7 @@ def _flag(name: str, value: Any) -> bool:
     text = _text(name, value).strip().lower() if isinstance(value, (bytes, bytearray, str)) else None
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise BadRequest(f"'{name}' must be true or false, got {value!r}", "InvalidParameter")
+    raise InvalidInput(f"'{name}' must be true or false, got {value!r}", "InvalidParameter")
 
 
 def _count(name: str, value: Any, limit: int) -> int:
@@ -153,14 +132,14 @@ def _count(name: str, value: Any, limit: int) -> int:
         value = _text(name, value).strip()
         value = int(value) if value.isdecimal() else value
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise BadRequest(f"'{name}' must be a whole number in [1, {limit}], got {value!r}", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be a whole number in [1, {limit}], got {value!r}", "InvalidParameter")
     return value
 
 
 def _box_format(value: Any) -> str:
     text = _text("box_format", value).strip().lower()
     if text not in BOX_FORMATS:
-        raise BadRequest(f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", "InvalidParameter")
+        raise InvalidInput(f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", "InvalidParameter")
     return text
 
 
@@ -170,47 +149,47 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
     parsers = {
         "nms_threshold": lambda value: _threshold("nms_threshold", value),
         "class_agnostic_nms": lambda value: _flag("class_agnostic_nms", value),
-        "max_detections": lambda value: _count("max_detections", value, MAX_DETECTIONS_LIMIT),
+        "max_detections": lambda value: _count("max_detections", value, defaults.MAX_DETECTIONS_LIMIT),
         "box_format": _box_format,
         "normalized": lambda value: _flag("normalized", value),
     }
     options: dict[str, Any] = {name: parsers[name](value) for name, value in present.items()}
     options.setdefault("max_detections", settings.max_detections)
     if options.get("class_agnostic_nms") and options.get("nms_threshold") is None:
-        raise BadRequest(
+        raise InvalidInput(
             "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter"
         )
     return options
 
 
 def validate_caption(caption: str, max_chars: int) -> str:
-    """A usable, normalised caption, or a BadRequest that says why not."""
+    """A usable, normalised caption, or an InvalidInput that says why not."""
     if not caption.strip():
-        raise BadRequest("'caption' is empty: name what to detect, e.g. 'cat . remote control'", "InvalidCaption")
+        raise InvalidInput("'caption' is empty: name what to detect, e.g. 'cat . remote control'", "InvalidCaption")
     if not caption.replace(".", "").strip():
-        raise BadRequest("'caption' has only dots and spaces: name what to detect", "InvalidCaption")
+        raise InvalidInput("'caption' has only dots and spaces: name what to detect", "InvalidCaption")
     if len(caption) > max_chars:
-        raise BadRequest(f"'caption' is {len(caption)} characters long; the limit is {max_chars}", "InvalidCaption")
+        raise InvalidInput(f"'caption' is {len(caption)} characters long; the limit is {max_chars}", "InvalidCaption")
     return normalize_caption(caption)
 
 
 def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> DetectionRequest:
-    """Validate one request; every problem becomes a BadRequest naming the field."""
-    fields = _fields(raw)
+    """Validate one request's fields; every problem becomes an InvalidInput naming the field."""
+    fields = dict(raw)
     unknown = sorted(set(fields) - KNOWN_FIELDS)
     if unknown:
-        raise BadRequest(
+        raise InvalidInput(
             f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(KNOWN_FIELDS))}", "UnknownField"
         )
     for alias, name in ALIASES.items():
         if alias in fields:
             if name in fields:
-                raise BadRequest(f"send either '{name}' or its alias '{alias}', not both", "InvalidParameter")
+                raise InvalidInput(f"send either '{name}' or its alias '{alias}', not both", "InvalidParameter")
             fields[name] = fields.pop(alias)
     if IMAGE_FIELD not in fields:
-        raise BadRequest("'image' is required (base64 in JSON, or a file part in multipart)", "MissingField")
+        raise InvalidInput("'image' is required (base64 in JSON, or a file part in multipart)", "MissingField")
     if "caption" in fields and "classes" in fields:
-        raise BadRequest("send either 'caption' or 'classes', not both", "InvalidParameter")
+        raise InvalidInput("send either 'caption' or 'classes', not both", "InvalidParameter")
     if "classes" in fields:
         classes: tuple[str, ...] | None = parse_classes(fields["classes"])
         caption = classes_caption(classes)
@@ -218,7 +197,7 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
         classes = None
         caption = validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars)
     else:
-        raise BadRequest(
+        raise InvalidInput(
             "'caption' or 'classes' is required, e.g. 'cat . remote control' or [\"cat\", \"remote control\"]",
             "MissingField",
         )

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+
+from handler.core import defaults
 
 
 @dataclass(frozen=True)
 class HandlerSettings:
     """Everything the stages need to know that does not come with a request."""
 
-    model_config: str = "model_config/GroundingDINO_SwinT_OGC.py"
-    bert_dir: str = "bert-base-uncased"
-    box_threshold: float = 0.35
-    text_threshold: float = 0.25
+    backend: str = defaults.BACKEND  # see handler.backends
+    model_config: str = defaults.MODEL_CONFIG
+    bert_dir: str = defaults.BERT_DIR
+    box_threshold: float = defaults.BOX_THRESHOLD
+    text_threshold: float = defaults.TEXT_THRESHOLD
     resize_short: int = 800  # reference: T.RandomResize([800], max_size=1333)
     resize_max: int = 1333
     max_pixels: int = 40_000_000  # decoded size limit; larger images are refused before decoding
     max_caption_chars: int = 4096
-    max_detections: int = 100  # default for requests that do not send 'max_detections'
+    max_detections: int = defaults.MAX_DETECTIONS  # default for requests that do not send 'max_detections'
     max_sub_batch: int = 8  # largest single model call
-    dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see precision.py
+    dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see handler.backends.upstream.precision
     warmup: bool = True
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> "HandlerSettings":
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> HandlerSettings:
         """Build settings from a mapping, refusing unknown keys so typos do not pass silently."""
         values = dict(values or {})
         known = {field.name: field for field in dataclasses.fields(cls)}

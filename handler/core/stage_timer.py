@@ -7,9 +7,9 @@ the totals into metrics and the benchmark into its per-stage breakdown. No Torch
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 STAGES = ("decode", "preprocess", "model", "postprocess")
 

@@ -11,13 +11,20 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from tests.image_folders import write_images
 from gdino_client import Summary, annotate
 from handler.testing import photo_bytes
+from tests.image_folders import write_images
+
+pytestmark = pytest.mark.integration  # starts a real TorchServe
 
 CLASSES = ["person", "cat", "rocket", "cup"]
-PHOTOS = {"astronaut.png": "astronaut.png", "coffee.png": "coffee.png", "sub/chelsea.png": "chelsea.png",
-          "sub/deeper/rocket.jpg": "rocket.jpg", "sub/motorcycle_left.png": "motorcycle_left.png"}
+PHOTOS = {
+    "astronaut.png": "astronaut.png",
+    "coffee.png": "coffee.png",
+    "sub/chelsea.png": "chelsea.png",
+    "sub/deeper/rocket.jpg": "rocket.jpg",
+    "sub/motorcycle_left.png": "motorcycle_left.png",
+}
 CORRUPT = "sub/corrupt.jpg"
 
 
@@ -45,7 +52,7 @@ def test_stopped_run_resumes_and_reports_the_corrupt_file(served_run: tuple[Path
 
 
 def test_coco_from_the_real_service_loads_and_matches_its_responses(
-    served_run: tuple[Path, Path, Summary, Summary]
+    served_run: tuple[Path, Path, Summary, Summary],
 ) -> None:
     folder, out, _, summary = served_run
     responses = {r["path"]: r["response"] for r in map(json.loads, (out / "responses.jsonl").read_text().splitlines())}
@@ -67,7 +74,7 @@ def test_coco_from_the_real_service_loads_and_matches_its_responses(
 
 
 def test_yolo_and_labelstudio_from_the_real_service_are_well_formed(
-    served_run: tuple[Path, Path, Summary, Summary]
+    served_run: tuple[Path, Path, Summary, Summary],
 ) -> None:
     _, out, _, summary = served_run
     yolo_lines = [line for path in (out / "yolo" / "labels").rglob("*.txt") for line in path.read_text().splitlines()]

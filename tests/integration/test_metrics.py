@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import requests
 
-from handler.frontends.torchserve.torchserve_handler import BATCH_SIZE_METRIC, DETECTIONS_METRIC, STAGE_METRICS
-from scripts.torchserve_runner import TorchServe
+from handler.frontends.torchserve.metrics import BATCH_SIZE_METRIC, DETECTIONS_METRIC, STAGE_METRICS
 from handler.testing import photo_bytes
+from scripts.torchserve_runner import TorchServe
+
+pytestmark = pytest.mark.integration  # starts a real TorchServe
 
 
 def _metric_value(text: str, name: str) -> float | None:

@@ -7,11 +7,14 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import requests
 import torch
-
-from tests.support import b64, encode
 from PIL import Image
+
+from handler.testing import b64, encode
+
+pytestmark = pytest.mark.integration  # starts a real TorchServe
 
 THRESHOLDS = {"box_threshold": 0.7, "text_threshold": 0.7}
 
@@ -52,16 +55,28 @@ def test_json_request_with_real_photo_is_answered_with_boxes_in_image_pixels(ser
 
 def test_multipart_upload_gives_the_same_answer_as_json(served_model, photos):
     image = photos["chelsea.png"]
-    form = requests.post(predict_url(served_model), files={"image": ("cat.png", image, "image/png")},
-                         data={"caption": "cat", "box_threshold": "0.7", "text_threshold": "0.7"}, timeout=300)
+    form = requests.post(
+        predict_url(served_model),
+        files={"image": ("cat.png", image, "image/png")},
+        data={"caption": "cat", "box_threshold": "0.7", "text_threshold": "0.7"},
+        timeout=300,
+    )
     assert form.status_code == 200, form.text
     assert_close(form.json(), post_json(served_model, {"image": b64(image), "caption": "cat", **THRESHOLDS}).json())
 
 
 def test_eight_concurrent_requests_are_batched_and_each_answer_equals_its_solo_answer(served_model, photos):
     names = list(photos)
-    captions = ["person . rocket", "cup", "cat . whiskers", "rocket . smoke . sky", "motorcycle",
-                "helmet . flag", "spoon . saucer . table", "ear"]
+    captions = [
+        "person . rocket",
+        "cup",
+        "cat . whiskers",
+        "rocket . smoke . sky",
+        "motorcycle",
+        "helmet . flag",
+        "spoon . saucer . table",
+        "ear",
+    ]
     bodies = [{"image": b64(photos[names[i % len(names)]]), "caption": captions[i], **THRESHOLDS} for i in range(8)]
     alone = [post_json(served_model, body).json() for body in bodies]
     log = served_model.log_dir / "model_log.log"
@@ -71,7 +86,7 @@ def test_eight_concurrent_requests_are_batched_and_each_answer_equals_its_solo_a
     assert all(reply.status_code == 200 for reply in together)
     for reply, solo in zip(together, alone):
         assert_close(reply.json(), solo)
-    new_lines = log.read_text(errors="replace")[len(before):]
+    new_lines = log.read_text(errors="replace")[len(before) :]
     batch_sizes = [int(n) for n in re.findall(r"handling a batch of (\d+) request", new_lines)]
     assert max(batch_sizes) > 1, f"no dynamic batching happened: {batch_sizes}"
     assert sum(batch_sizes) == 8
@@ -80,13 +95,25 @@ def test_eight_concurrent_requests_are_batched_and_each_answer_equals_its_solo_a
 BAD_REQUESTS = {
     "empty body": (None, "EmptyRequest", "empty"),
     "invalid base64": ({"image": "@@@", "caption": "cat"}, "InvalidBase64", "not valid base64"),
-    "not an image": ({"image": b64(b"plain text, not pixels"), "caption": "cat"}, "InvalidImage", "not a readable image"),
+    "not an image": (
+        {"image": b64(b"plain text, not pixels"), "caption": "cat"},
+        "InvalidImage",
+        "not a readable image",
+    ),
     "truncated image": ("truncated", "InvalidImage", "truncated or corrupt"),
     "missing caption": ({"image": "photo"}, "MissingField", "'caption' or 'classes' is required"),
     "empty caption": ({"image": "photo", "caption": "  "}, "InvalidCaption", "'caption' is empty"),
     "only dots": ({"image": "photo", "caption": ". . ."}, "InvalidCaption", "only dots"),
-    "threshold not a number": ({"image": "photo", "caption": "cat", "box_threshold": "high"}, "InvalidParameter", "'box_threshold' must be a number"),
-    "threshold out of range": ({"image": "photo", "caption": "cat", "text_threshold": 1.5}, "InvalidParameter", "'text_threshold' must be in [0, 1]"),
+    "threshold not a number": (
+        {"image": "photo", "caption": "cat", "box_threshold": "high"},
+        "InvalidParameter",
+        "'box_threshold' must be a number",
+    ),
+    "threshold out of range": (
+        {"image": "photo", "caption": "cat", "text_threshold": 1.5},
+        "InvalidParameter",
+        "'text_threshold' must be in [0, 1]",
+    ),
     "unknown field": ({"image": "photo", "caption": "cat", "colour": "red"}, "UnknownField", "colour"),
     "over pixel limit": ("huge", "ImageTooLarge", "the limit is 40000000"),
 }

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
-
-from tests.support import b64, encode
-from handler.core.batching import group_by_shape
 from PIL import Image
+
+from handler.core.batching import group_by_shape
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.testing import b64, encode
 
 TOLERANCE = 1e-4
 
@@ -37,29 +38,34 @@ def test_mixed_captions_and_image_sizes_answer_each_request_as_if_alone(pipeline
         request(photos["astronaut.png"], "helmet"),
         request(photos["motorcycle_left.png"], "motorcycle . wheel"),
     ]
-    batched = pipeline.run(requests)
+    batched = answer_bodies(pipeline, requests)
     for raw, answer in zip(requests, batched):
-        assert_same_answer(answer, pipeline.run([raw])[0])
+        assert_same_answer(answer, answer_bodies(pipeline, [raw])[0])
 
 
 def test_same_sized_images_with_different_caption_lengths_share_one_model_call(pipeline, photos, monkeypatch):
     calls = []
-    original = pipeline.model.forward
+    original = pipeline.detector.model.forward
 
     def counting_forward(samples, **kwargs):
         calls.append(len(kwargs["captions"]))
         return original(samples, **kwargs)
 
-    monkeypatch.setattr(pipeline.model, "forward", counting_forward)
+    monkeypatch.setattr(pipeline.detector.model, "forward", counting_forward)
     square = encode(Image.new("RGB", (300, 300), (10, 200, 30)))
-    answers = pipeline.run([request(photos["astronaut.png"], "person"),
-                            request(square, "a green square . grass . a field of bright green colour")])
+    answers = answer_bodies(
+        pipeline,
+        [
+            request(photos["astronaut.png"], "person"),
+            request(square, "a green square . grass . a field of bright green colour"),
+        ],
+    )
     assert calls == [2]
     assert all(answer["boxes"] for answer in answers)
 
 
 def test_bad_request_in_batch_leaves_the_others_answered(pipeline, photos):
     good = request(photos["coffee.png"], "cup")
-    outcomes = pipeline.run([good, {"body": {"image": "%%%", "caption": "cup"}}, good])
+    outcomes = answer_bodies(pipeline, [good, {"body": {"image": "%%%", "caption": "cup"}}, good])
     assert outcomes[0] == outcomes[2] and outcomes[0]["boxes"]
-    assert outcomes[1].code == 400 and outcomes[1].error_type == "InvalidBase64"
+    assert outcomes[1]["code"] == 400 and outcomes[1]["type"] == "InvalidBase64"

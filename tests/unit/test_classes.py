@@ -9,13 +9,16 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from tests.support import REPO
+from handler.backends.upstream.bert_tokens import BertTokens
 from handler.core.class_names import MAX_CLASS_CHARS, MAX_CLASSES
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 from handler.core.pipeline import DetectionPipeline
 from handler.core.prompt import assign_classes, build_prompt
 from handler.core.request import parse_request
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.frontends.torchserve.responses import error_status
+from handler.testing import REPO
 
 COCO_NAMES = (
     "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign "
@@ -54,13 +57,15 @@ def test_coco_list_has_80_names() -> None:
 def test_every_box_gets_a_valid_class_id_and_the_callers_label(
     pipeline: DetectionPipeline, photos: dict[str, bytes], classes: list[str]
 ) -> None:
-    response = pipeline.run([{"image": photos["astronaut.png"], "classes": classes, "box_threshold": 0.75}])[0]
+    response = answer_bodies(pipeline, [{"image": photos["astronaut.png"], "classes": classes, "box_threshold": 0.75}])[
+        0
+    ]
     _assert_every_box_has_its_class(response, classes)
 
 
 def test_caption_phrases_get_labels_and_class_ids(pipeline: DetectionPipeline, photos: dict[str, bytes]) -> None:
     request = {"image": photos["chelsea.png"], "caption": "Cat . remote control", "box_threshold": 0.75}
-    response = pipeline.run([request])[0]
+    response = answer_bodies(pipeline, [request])[0]
     _assert_every_box_has_its_class(response, ["cat", "remote control"])
 
 
@@ -68,8 +73,8 @@ def test_class_list_and_equivalent_caption_give_the_same_detections(
     pipeline: DetectionPipeline, photos: dict[str, bytes]
 ) -> None:
     common = {"image": photos["chelsea.png"], "box_threshold": 0.75}
-    by_classes, by_caption = pipeline.run(
-        [{**common, "classes": ["Cat", "remote control"]}, {**common, "caption": "cat . remote control ."}]
+    by_classes, by_caption = answer_bodies(
+        pipeline, [{**common, "classes": ["Cat", "remote control"]}, {**common, "caption": "cat . remote control ."}]
     )
     assert by_classes["boxes"] == by_caption["boxes"] and by_classes["class_ids"] == by_caption["class_ids"]
     assert set(by_classes["labels"]) <= {"Cat", "remote control"}
@@ -79,8 +84,8 @@ def test_phrases_contain_no_word_pieces_or_special_tokens(
     pipeline: DetectionPipeline, photos: dict[str, bytes]
 ) -> None:
     classes = ["thingamajig", "hydrant", "skateboarder", "hard hat"]
-    response = pipeline.run(
-        [{"image": photos["rocket.jpg"], "classes": classes, "box_threshold": 0.7, "text_threshold": 0.0}]
+    response = answer_bodies(
+        pipeline, [{"image": photos["rocket.jpg"], "classes": classes, "box_threshold": 0.7, "text_threshold": 0.0}]
     )[0]
     assert response["phrases"]
     for text in response["phrases"]:
@@ -90,14 +95,14 @@ def test_phrases_contain_no_word_pieces_or_special_tokens(
 
 def test_token_spans_cover_every_word_piece_of_each_class(tokenizer: Any) -> None:
     classes = ["thingamajig", "hard hat", "steel-pipe"]
-    (chunk,) = build_prompt("thingamajig . hard hat . steel-pipe .", tokenizer, classes).chunks
+    (chunk,) = build_prompt("thingamajig . hard hat . steel-pipe .", BertTokens(tokenizer), classes).chunks
     for class_id, name in enumerate(classes):
         positions = (chunk.token_class == class_id).nonzero().flatten().tolist()
         assert [chunk.tokens.input_ids[p] for p in positions] == tokenizer(name, add_special_tokens=False)["input_ids"]
 
 
 def test_box_goes_to_the_class_with_the_highest_token_probability(tokenizer: Any) -> None:
-    (chunk,) = build_prompt("person . hard hat .", tokenizer).chunks  # [CLS] person . hard hat . [SEP]
+    (chunk,) = build_prompt("person . hard hat .", BertTokens(tokenizer)).chunks  # [CLS] person . hard hat . [SEP]
     probs = torch.zeros(2, 256)
     probs[0, [1, 3, 4]] = torch.tensor([0.8, 0.1, 0.9])  # 'hat' is the best token: max beats mean here
     probs[1, [0, 1, 2, 3]] = torch.tensor([0.99, 0.6, 0.95, 0.5])  # [CLS] and '.' belong to no class
@@ -105,7 +110,7 @@ def test_box_goes_to_the_class_with_the_highest_token_probability(tokenizer: Any
 
 
 def test_tied_class_scores_go_to_the_earlier_class(tokenizer: Any) -> None:
-    (chunk,) = build_prompt("person . hard hat .", tokenizer).chunks
+    (chunk,) = build_prompt("person . hard hat .", BertTokens(tokenizer)).chunks
     probs = torch.zeros(1, 256)
     probs[0, [1, 4]] = 0.7
     assert assign_classes(probs, chunk).tolist() == [0]
@@ -140,30 +145,30 @@ def test_caption_is_built_from_classes_in_lower_case() -> None:
     ],
 )
 def test_bad_class_list_is_a_400_saying_why(value: Any, message: str) -> None:
-    with pytest.raises(BadRequest, match=message) as error:
+    with pytest.raises(InvalidInput, match=message) as error:
         _classes(value)
-    assert error.value.code == 400
+    assert error_status(error.value) == 400
 
 
 def test_caption_and_classes_together_is_a_400() -> None:
-    with pytest.raises(BadRequest, match="either 'caption' or 'classes'"):
+    with pytest.raises(InvalidInput, match="either 'caption' or 'classes'"):
         parse_request({"image": b"x", "caption": "cat", "classes": ["dog"]}, HandlerSettings())
 
 
 def test_neither_caption_nor_classes_is_a_400() -> None:
-    with pytest.raises(BadRequest, match="'caption' or 'classes' is required"):
+    with pytest.raises(InvalidInput, match="'caption' or 'classes' is required"):
         parse_request({"image": b"x"}, HandlerSettings())
 
 
 def test_class_without_readable_text_is_a_400_from_the_pipeline(
     pipeline: DetectionPipeline, photos: dict[str, bytes]
 ) -> None:
-    (outcome,) = pipeline.run([{"image": photos["coffee.png"], "classes": ["cup", "\u200b"]}])
-    assert isinstance(outcome, BadRequest) and outcome.code == 400 and "no text" in outcome.message
+    (outcome,) = answer_bodies(pipeline, [{"image": photos["coffee.png"], "classes": ["cup", "\u200b"]}])
+    assert outcome["code"] == 400 and "no text" in outcome["message"]
 
 
 def test_stray_dots_in_a_caption_do_not_shift_class_ids(tokenizer: Any) -> None:
-    prompt = build_prompt(". cat .. dog . .", tokenizer)
+    prompt = build_prompt(". cat .. dog . .", BertTokens(tokenizer))
     (chunk,) = prompt.chunks
     assert prompt.labels == ("cat", "dog") and chunk.caption == ". cat .. dog . ."
     positions = {class_id: (chunk.token_class == class_id).nonzero().flatten().tolist() for class_id in (0, 1)}

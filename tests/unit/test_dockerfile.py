@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support import REPO
+from handler.testing import REPO
 
 
 def hadolint() -> str:

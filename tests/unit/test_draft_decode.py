@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from handler.core.image_decode import decode_image
 from handler.core.batching import ModelInput, predict_batch
+from handler.core.image_decode import decode_image
 from handler.core.pipeline import DetectionPipeline
-from handler.core.postprocess import build_response
+from handler.core.postprocess import build_detections
 from handler.core.preprocess import Preprocessor, Resize
+from handler.frontends.torchserve.responses import detections_body
+from handler.testing import encode, photo_bytes
 from scripts.compare_detections import mean_agreement
-from handler.testing import photo_bytes
-from tests.support import encode
 
 MAX_PIXELS = 40_000_000
 RESIZE = Resize(800, 1333)
@@ -93,8 +93,8 @@ def test_drafted_decode_changes_detections_no_more_than_an_unstructured_change_o
     images = (full.image, drafted.image, full.image + shuffled.view_as(full.image))
     inputs = [ModelInput(image, full.request.caption, full.request.box_threshold) for image in images]
     reference, candidate, noisy = (
-        build_response([raw], full.prompt, full.request, full.size, pipeline.tokenizer)
-        for raw in predict_batch(pipeline.model, inputs, pipeline.device, pipeline.settings.max_sub_batch)
+        detections_body(build_detections([raw], full.prompt, full.request, full.size, pipeline.detector.tokenizer))
+        for raw in predict_batch(pipeline.detector, inputs, pipeline.settings.max_sub_batch)
     )
     assert candidate["image_size"] == [4000, 3000]
     iou, score_diff = mean_agreement([reference], [candidate], TOP)
@@ -107,8 +107,9 @@ def test_cpu_preprocess_equals_the_reference_transform(photos: dict[str, bytes])
     import groundingdino.datasets.transforms as T
 
     decoded = decode_image(photos["chelsea.png"], MAX_PIXELS, RESIZE.output_size)
-    reference = T.Compose([T.RandomResize([800], max_size=1333), T.ToTensor(),
-                           T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    reference = T.Compose(
+        [T.RandomResize([800], max_size=1333), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])]
+    )
     expected, _ = reference(decoded.pixels, None)
     assert torch.equal(Preprocessor(RESIZE, torch.device("cpu"))(decoded), expected)
 

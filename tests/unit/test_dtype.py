@@ -7,12 +7,14 @@ import dataclasses
 import pytest
 import torch
 
-from handler.core.errors import BadRequest
-from handler.core.pipeline import DetectionPipeline
+from handler.backends.upstream.detector import UpstreamDetector
 from handler.backends.upstream.precision import autocast, resolve_dtype
+from handler.core.errors import InvalidInput
+from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
-from scripts.compare_detections import mean_agreement, with_grey_level_noise
+from handler.frontends.torchserve.answers import answer_bodies
 from handler.testing import photo_bytes
+from scripts.compare_detections import mean_agreement, with_grey_level_noise
 
 # bfloat16 keeps 8 significant bits: each rounding is off by up to 2^-9 (0.2%) relative. Through
 # Swin-T and the fusion encoder the features drift by ~1% (measured 0.5-1%); 2% leaves room for
@@ -37,8 +39,8 @@ def test_float16_on_cpu_is_refused_with_a_startup_error() -> None:
 
 def test_unknown_dtype_is_a_config_error_not_a_bad_request(pipeline: DetectionPipeline) -> None:
     with pytest.raises(ValueError, match="not one of") as error:
-        DetectionPipeline(pipeline.model, HandlerSettings(dtype="int8"), torch.device("cpu"))
-    assert not isinstance(error.value, BadRequest)
+        UpstreamDetector(pipeline.detector.model, torch.device("cpu"), HandlerSettings(dtype="int8").dtype)
+    assert not isinstance(error.value, InvalidInput)
 
 
 def test_dtype_setting_is_read_from_model_config_yaml() -> None:
@@ -55,7 +57,7 @@ def test_bfloat16_on_cpu_keeps_encoder_features_close_and_fragile_parts_in_float
     prepared = pipeline.prepare({"image": photo_bytes("astronaut.png"), "caption": CAPTION})
     encoder_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
     attention_dtypes: list[torch.dtype] = []
-    model = pipeline.model
+    model = pipeline.detector.model
     hooks = [
         model.transformer.encoder.register_forward_hook(lambda m, i, out: encoder_outputs.append(out[:2])),
         model.transformer.encoder.layers[0].self_attn.register_forward_hook(
@@ -65,7 +67,7 @@ def test_bfloat16_on_cpu_keeps_encoder_features_close_and_fragile_parts_in_float
     try:
         with torch.inference_mode():
             reference = model(prepared.image[None], captions=[prepared.request.caption])
-            with autocast(torch.bfloat16, pipeline.device):
+            with autocast(torch.bfloat16, pipeline.detector.device):
                 candidate = model(prepared.image[None], captions=[prepared.request.caption])
     finally:
         for hook in hooks:
@@ -81,12 +83,13 @@ def test_bfloat16_on_cpu_keeps_encoder_features_close_and_fragile_parts_in_float
 def test_bfloat16_on_cpu_changes_detections_no_more_than_one_grey_level_of_input_noise(
     pipeline: DetectionPipeline,
 ) -> None:
-    bfloat16 = DetectionPipeline(pipeline.model, dataclasses.replace(pipeline.settings, dtype="bfloat16"), pipeline.device)
+    detector = UpstreamDetector(pipeline.detector.model, pipeline.detector.device, "bfloat16")
+    bfloat16 = DetectionPipeline(detector, dataclasses.replace(pipeline.settings, dtype="bfloat16"))
     requests = [{"image": photo_bytes(name), "caption": CAPTION} for name in PHOTOS]
     noisy = [{**request, "image": with_grey_level_noise(request["image"])} for request in requests]
-    reference = pipeline.run(requests)
+    reference = answer_bodies(pipeline, requests)
     assert all(len(r["boxes"]) >= TOP for r in reference)
-    iou, score_diff = mean_agreement(reference, bfloat16.run(requests), TOP)
-    noise_iou, noise_score_diff = mean_agreement(reference, pipeline.run(noisy), TOP)
+    iou, score_diff = mean_agreement(reference, answer_bodies(bfloat16, requests), TOP)
+    noise_iou, noise_score_diff = mean_agreement(reference, answer_bodies(pipeline, noisy), TOP)
     assert iou >= noise_iou - IOU_MARGIN, (iou, noise_iou)
     assert score_diff <= noise_score_diff + SCORE_MARGIN, (score_diff, noise_score_diff)

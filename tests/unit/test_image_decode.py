@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support import encode
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 from handler.core.image_decode import decode_image
+from handler.testing import encode
 
 LIMIT = 40_000_000
 
@@ -63,35 +63,35 @@ def test_exif_orientation_is_applied_so_size_is_as_displayed():
 
 
 def test_bytes_that_are_not_an_image_are_rejected():
-    with pytest.raises(BadRequest, match="not a readable image"):
+    with pytest.raises(InvalidInput, match="not a readable image"):
         decode_image(b"hello, I am text", LIMIT)
 
 
 def test_empty_bytes_are_rejected():
-    with pytest.raises(BadRequest, match="empty"):
+    with pytest.raises(InvalidInput, match="empty"):
         decode_image(b"", LIMIT)
 
 
 def test_truncated_image_is_rejected():
     data = encode(gradient(size=(256, 256)), "PNG")
-    with pytest.raises(BadRequest, match="truncated or corrupt"):
+    with pytest.raises(InvalidInput, match="truncated or corrupt"):
         decode_image(data[: len(data) // 2], LIMIT)
 
 
 def test_image_over_pixel_limit_is_rejected_from_its_header_before_decoding():
     # A header that claims 100000 x 100000 pixels with almost no data behind it: decoding would
     # fail as truncated, so an ImageTooLarge error proves the limit is checked first.
-    with pytest.raises(BadRequest) as info:
+    with pytest.raises(InvalidInput) as info:
         decode_image(png_claiming(100000, 100000), LIMIT)
     assert info.value.error_type == "ImageTooLarge" and "limit" in info.value.message
 
 
 def test_image_between_limit_and_pillow_bomb_size_is_rejected_by_our_limit():
     # 48 MP: under Pillow's own bomb threshold, over our 40 MP default
-    with pytest.raises(BadRequest, match="8000x6000 = 48000000 pixels; the limit is 40000000"):
+    with pytest.raises(InvalidInput, match="8000x6000 = 48000000 pixels; the limit is 40000000"):
         decode_image(png_claiming(8000, 6000), LIMIT)
 
 
 def test_pixel_limit_is_configurable():
-    with pytest.raises(BadRequest, match="3072 pixels; the limit is 1000"):
+    with pytest.raises(InvalidInput, match="3072 pixels; the limit is 1000"):
         decode_image(encode(gradient(), "PNG"), 1000)

@@ -8,13 +8,14 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from tests.support import REPO
-from handler.core.errors import BadRequest
+from handler.backends.upstream.bert_tokens import BertTokens
 from handler.core.batching import group_by_shape
 from handler.core.pipeline import DetectionPipeline
 from handler.core.prompt import build_prompt
 from handler.core.request import parse_request
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.testing import REPO
 
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa".split()
 # 400 distinct names of one to three words, many split into word pieces (e.g. "kilo17" -> kilo ##17)
@@ -28,7 +29,7 @@ def tokenizer() -> Any:
 
 def _prompt(names: list[str], tokenizer: Any):
     request = parse_request({"image": b"x", "classes": names}, HandlerSettings())
-    return build_prompt(request.caption, tokenizer, request.classes)
+    return build_prompt(request.caption, BertTokens(tokenizer), request.classes)
 
 
 def test_400_names_are_distinct_and_past_the_token_limit(tokenizer: Any) -> None:
@@ -60,7 +61,7 @@ def test_400_classes_answer_with_valid_class_ids_on_every_box(
     pipeline: DetectionPipeline, photos: dict[str, bytes]
 ) -> None:
     request = {"image": photos["astronaut.png"], "classes": NAMES_400, "box_threshold": 0.8, "max_detections": 1000}
-    response = pipeline.run([request])[0]
+    response = answer_bodies(pipeline, [request])[0]
     assert response["boxes"]
     assert all(0 <= class_id < 400 for class_id in response["class_ids"])
     assert response["labels"] == [NAMES_400[class_id] for class_id in response["class_ids"]]
@@ -86,15 +87,15 @@ def test_chunked_prompt_uses_one_backbone_pass_and_equals_each_chunk_run_alone(
     chunks = pipeline.prepare({**common, "classes": names}).prompt.chunks
     assert len(chunks) > 1
     backbone_batches: list[int] = []
-    hook = pipeline.model.backbone.register_forward_hook(
+    hook = pipeline.detector.model.backbone.register_forward_hook(
         lambda _module, args, _output: backbone_batches.append(len(args[0].tensors))
     )
     try:
-        merged = pipeline.run([{**common, "classes": names}])[0]
+        merged = answer_bodies(pipeline, [{**common, "classes": names}])[0]
     finally:
         hook.remove()
     assert backbone_batches == [1]
-    alone = [pipeline.run([{**common, "caption": chunk.caption}])[0] for chunk in chunks]
+    alone = [answer_bodies(pipeline, [{**common, "caption": chunk.caption}])[0] for chunk in chunks]
     _assert_same(_detections(merged), _detections(*alone))
 
 
@@ -104,18 +105,18 @@ def test_long_prompts_batched_equal_solo(pipeline: DetectionPipeline, photos: di
         {"image": photos["coffee.png"], "caption": "cup", "box_threshold": 0.75, "normalized": True},
         {"image": photos["rocket.jpg"], "classes": NAMES_400[200:300], "box_threshold": 0.8, "normalized": True},
     ]
-    batched = pipeline.run(requests)
+    batched = answer_bodies(pipeline, requests)
     for request, response in zip(requests, batched):
-        (solo,) = pipeline.run([request])
+        (solo,) = answer_bodies(pipeline, [request])
         assert response["class_ids"] == solo["class_ids"]
         _assert_same(_detections(response), _detections(solo))
 
 
 def test_one_phrase_longer_than_the_token_limit_is_a_400(pipeline: DetectionPipeline, photos: dict[str, bytes]) -> None:
     caption = " ".join(["word"] * 300)
-    (outcome,) = pipeline.run([{"image": photos["coffee.png"], "caption": caption}])
-    assert isinstance(outcome, BadRequest) and outcome.code == 400
-    assert "301 tokens long" in outcome.message  # 300 words and the closing dot
+    (outcome,) = answer_bodies(pipeline, [{"image": photos["coffee.png"], "caption": caption}])
+    assert outcome["code"] == 400
+    assert "301 tokens long" in outcome["message"]  # 300 words and the closing dot
 
 
 def test_model_calls_keep_each_images_captions_together_within_max_sub_batch() -> None:
@@ -127,7 +128,7 @@ def test_model_calls_keep_each_images_captions_together_within_max_sub_batch() -
 def test_long_caption_is_split_at_its_dots_like_the_same_class_list(tokenizer: Any) -> None:
     names = NAMES_400[:200]  # a caption is limited to 4096 characters
     caption = parse_request({"image": b"x", "caption": " . ".join(names)}, HandlerSettings()).caption
-    by_caption, by_classes = build_prompt(caption, tokenizer), _prompt(names, tokenizer)
+    by_caption, by_classes = build_prompt(caption, BertTokens(tokenizer)), _prompt(names, tokenizer)
     assert len(by_caption.chunks) > 1
     tokens = [[chunk.tokens.input_ids for chunk in prompt.chunks] for prompt in (by_caption, by_classes)]
     assert tokens[0] == tokens[1]

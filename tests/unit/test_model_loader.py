@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.support import REPO, TINY_CONFIG
 from handler.backends.upstream.model_loader import CheckpointError, build_model, load_weights, read_checkpoint
+from handler.testing import REPO, TINY_CONFIG
 
 BERT = REPO / "bert-base-uncased"
 

@@ -8,14 +8,17 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from tests.support import REPO
-from handler.core.errors import BadRequest
+from handler.backends.upstream.bert_tokens import BertTokens
 from handler.core.batching import RawDetections
+from handler.core.errors import InvalidInput
 from handler.core.nms import keep_detections
-from handler.core.postprocess import build_response
+from handler.core.postprocess import build_detections
 from handler.core.prompt import build_prompt
 from handler.core.request import DetectionRequest, parse_request
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.frontends.torchserve.responses import detections_body, error_status
+from handler.testing import REPO
 
 SIZE = (200, 100)  # width, height
 
@@ -35,7 +38,8 @@ def _raw(boxes_cxcywh: list[list[float]], best_tokens: list[tuple[int, float]]) 
 
 def _respond(tokenizer: Any, raw: RawDetections, caption: str = "cat . dog .", **options: Any) -> dict[str, Any]:
     request = DetectionRequest(image=b"", caption=caption, box_threshold=0.3, text_threshold=0.25, **options)
-    return build_response([raw], build_prompt(caption, tokenizer), request, SIZE, tokenizer)
+    tokens = BertTokens(tokenizer)
+    return detections_body(build_detections([raw], build_prompt(caption, tokens), request, SIZE, tokens))
 
 
 # "[CLS] cat . dog . [SEP]": token 1 is "cat", token 3 is "dog".
@@ -92,15 +96,15 @@ def test_boxes_are_clipped_to_the_image_in_every_format(tokenizer: Any) -> None:
 
 def test_default_max_detections_comes_from_settings(make_pipeline: Any, photos: dict[str, bytes]) -> None:
     few = make_pipeline(max_detections=3)
-    response = few.run([{"image": photos["coffee.png"], "caption": "cup", "box_threshold": 0.0}])[0]
+    response = answer_bodies(few, [{"image": photos["coffee.png"], "caption": "cup", "box_threshold": 0.0}])[0]
     assert len(response["boxes"]) == 3
     assert HandlerSettings().max_detections == 100
 
 
 def test_request_max_detections_overrides_the_default(pipeline: Any, photos: dict[str, bytes]) -> None:
     request = {"image": photos["coffee.png"], "caption": "cup", "box_threshold": 0.0}
-    assert len(pipeline.run([request])[0]["boxes"]) == 100
-    assert len(pipeline.run([{**request, "max_detections": 7}])[0]["boxes"]) == 7
+    assert len(answer_bodies(pipeline, [request])[0]["boxes"]) == 100
+    assert len(answer_bodies(pipeline, [{**request, "max_detections": 7}])[0]["boxes"]) == 7
 
 
 def _parse(**fields: Any) -> DetectionRequest:
@@ -142,11 +146,11 @@ def test_output_options_default_to_xyxy_pixels_without_nms() -> None:
     ],
 )
 def test_bad_output_option_is_a_400_naming_the_field(field: str, value: Any) -> None:
-    with pytest.raises(BadRequest) as error:
+    with pytest.raises(InvalidInput) as error:
         _parse(**{field: value, **({"nms_threshold": 0.5} if field == "class_agnostic_nms" else {})})
-    assert error.value.code == 400 and field in error.value.message
+    assert error_status(error.value) == 400 and field in error.value.message
 
 
 def test_class_agnostic_nms_without_nms_threshold_is_a_400() -> None:
-    with pytest.raises(BadRequest, match="nms_threshold"):
+    with pytest.raises(InvalidInput, match="nms_threshold"):
         _parse(class_agnostic_nms=True)

@@ -7,17 +7,18 @@ settings) keep CPU time low, and ``predict`` reads the very tensor the service p
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
 from groundingdino.util.inference import predict
 from torchvision.ops import box_convert
 
-from scripts.make_random_checkpoint import cached_random_checkpoint
-from tests.support import FULL_CONFIG, REPO
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.testing import FULL_CONFIG, REPO, cached_random_checkpoint
 
 TEXT_THRESHOLD, TOLERANCE = 0.7, 1e-4
 # (photo, caption, box threshold): thresholds picked so each case keeps a few to a few dozen boxes
@@ -57,7 +58,7 @@ def _reference(pipeline: DetectionPipeline, request: dict[str, Any]) -> Referenc
     """``predict`` on the service's preprocessed image, boxes as clipped normalised corners, best first."""
     image = pipeline.prepare(request).image
     boxes, scores, phrases = predict(
-        pipeline.model,
+        pipeline.detector.model,
         image,
         request["caption"],
         request["box_threshold"],
@@ -91,7 +92,7 @@ def reference(full_pipeline: DetectionPipeline, photos: dict[str, bytes]) -> Cal
 def test_single_request_matches_reference_predict(
     full_pipeline: DetectionPipeline, photos: dict[str, bytes], reference: Callable[[Case], Reference], case: Case
 ) -> None:
-    (response,) = full_pipeline.run([_request(photos, *case)])
+    (response,) = answer_bodies(full_pipeline, [_request(photos, *case)])
     assert _max_difference(response, reference(case)) <= TOLERANCE
 
 
@@ -100,5 +101,5 @@ def test_batched_requests_match_reference_predict_on_each_alone(
 ) -> None:
     # the last case shares its image shape, so its model call, with the first
     cases = [*CASES, ("astronaut.png", "helmet . glove", 0.82)]
-    responses = full_pipeline.run([_request(photos, *case) for case in cases])
+    responses = answer_bodies(full_pipeline, [_request(photos, *case) for case in cases])
     assert max(_max_difference(r, reference(case)) for r, case in zip(responses, cases)) <= TOLERANCE

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import groundingdino.datasets.transforms as T
 import pytest
 import torch
 from PIL import Image
 
-import groundingdino.datasets.transforms as T
 from handler.core.image_decode import DecodedImage
 from handler.core.preprocess import Preprocessor, Resize
 
 
 def reference(image: Image.Image, short: int, max_size: int) -> torch.Tensor:
-    transform = T.Compose([T.RandomResize([short], max_size=max_size), T.ToTensor(),
-                           T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    transform = T.Compose(
+        [
+            T.RandomResize([short], max_size=max_size),
+            T.ToTensor(),
+            T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
     return transform(image, None)[0]
 
 

@@ -1,4 +1,4 @@
-"""Request parsing and validation: every malformed request is a BadRequest with a clear message."""
+"""Request parsing and validation: every malformed request is a InvalidInput with a clear message."""
 
 from __future__ import annotations
 
@@ -6,21 +6,23 @@ import json
 
 import pytest
 
-from tests.support import b64
-from handler.core.errors import BadRequest
+from handler.core.errors import InvalidInput
 from handler.core.request import normalize_caption, parse_request
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.envelope import request_fields
+from handler.frontends.torchserve.responses import reply
+from handler.testing import b64
 
 SETTINGS = HandlerSettings()
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
 
 def parse(raw):
-    return parse_request(raw, SETTINGS)
+    return parse_request(request_fields(raw), SETTINGS)
 
 
-def rejects(raw) -> BadRequest:
-    with pytest.raises(BadRequest) as info:
+def rejects(raw) -> InvalidInput:
+    with pytest.raises(InvalidInput) as info:
         parse(raw)
     return info.value
 
@@ -112,5 +114,5 @@ def test_unknown_fields_are_named():
 
 
 def test_error_body_has_code_type_and_message():
-    body = rejects({}).to_body()
+    body = reply(rejects({})).body
     assert body["code"] == 400 and body["type"] == "EmptyRequest" and body["message"]

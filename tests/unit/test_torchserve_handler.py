@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from tests.support import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG, b64
 from handler.core.settings import HandlerSettings
 from handler.frontends.torchserve.torchserve_handler import GroundingDINOHandler, cpu_threads_per_worker, select_device
+from handler.testing import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG, b64
 
 
 class FakeMetrics:
@@ -31,13 +32,19 @@ class FakeContext:
     def __init__(self, checkpoint: Path) -> None:
         self.system_properties = {"model_dir": str(REPO), "gpu_id": None}
         self.manifest = {"model": {"serializedFile": str(checkpoint.relative_to(REPO))}}
-        self.model_yaml_config = {"minWorkers": 1, "handler": {
-            "model_config": f"model_config/{TINY_CONFIG.name}", "warmup": False, **TEST_HANDLER_SETTINGS}}
+        self.model_yaml_config = {
+            "minWorkers": 1,
+            "handler": {"model_config": f"model_config/{TINY_CONFIG.name}", "warmup": False, **TEST_HANDLER_SETTINGS},
+        }
         self.statuses: list[tuple[int, str, int]] = []
+        self.content_types: dict[int, str] = {}
         self.metrics = FakeMetrics()
 
     def set_response_status(self, code: int, phrase: str, idx: int) -> None:
         self.statuses.append((code, phrase, idx))
+
+    def set_response_content_type(self, idx: int, value: str) -> None:
+        self.content_types[idx] = value
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +59,7 @@ def test_bad_request_in_batch_gets_400_status_and_json_body_only_for_itself(hand
     handler, context = handler_and_context
     good = {"body": {"image": b64(photos["coffee.png"]), "caption": "cup", "box_threshold": 0.7}}
     bad = {"body": {"image": b64(photos["coffee.png"])}}
-    responses: list[dict[str, Any]] = handler.handle([good, bad, good], context)
+    responses: list[dict[str, Any]] = [json.loads(body) for body in handler.handle([good, bad, good], context)]
     message = responses[1]["message"]
     assert context.statuses == [(400, message, 1)]
     assert responses[1] == {"code": 400, "type": "MissingField", "message": message}
@@ -64,7 +71,7 @@ def test_each_batch_reports_stage_times_batch_size_and_detections(handler_and_co
     handler, context = handler_and_context
     context.metrics.recorded.clear()
     good = {"body": {"image": b64(photos["chelsea.png"]), "caption": "cat", "box_threshold": 0.8}}
-    [answer] = handler.handle([good], context)
+    [answer] = [json.loads(body) for body in handler.handle([good], context)]
     recorded = {name: (value, unit) for name, value, unit in context.metrics.recorded}
     assert recorded["GroundingDINOBatchSize"] == (1, "count")
     assert recorded["GroundingDINODetectionsPerImage"] == (len(answer["boxes"]), "count")

@@ -12,16 +12,21 @@ import io
 import logging
 import os
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
+
+from handler.backends.upstream.patching import check_fingerprint
 
 logger = logging.getLogger(__name__)
 
 # Inference needs no activation checkpointing; the upstream configs turn it on for training.
 INFERENCE_OVERRIDES = {"use_checkpoint": False, "use_transformer_ckpt": False}
+# Source fingerprint of rf-groundingdino 0.3.0's get_pretrained_language_model, replaced while building.
+PRETRAINED_LANGUAGE_MODEL = "6c4e941bf8ec4c88"
 
 
 class CheckpointError(ValueError):
@@ -54,6 +59,7 @@ def _bert_from_config(bert_dir: Path, num_hidden_layers: int | None):
         return BertModel(config)
 
     original = get_tokenlizer.get_pretrained_language_model
+    check_fingerprint(original, PRETRAINED_LANGUAGE_MODEL)
     get_tokenlizer.get_pretrained_language_model = build_bert
     try:
         yield
@@ -111,9 +117,7 @@ def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor], source: Pa
     if result.missing_keys:
         logger.warning("%s: %d missing keys: %s", source, len(result.missing_keys), result.missing_keys[:20])
     if result.unexpected_keys:
-        logger.warning(
-            "%s: %d unexpected keys: %s", source, len(result.unexpected_keys), result.unexpected_keys[:20]
-        )
+        logger.warning("%s: %d unexpected keys: %s", source, len(result.unexpected_keys), result.unexpected_keys[:20])
     logger.info("loaded %d tensors from %s", len(state) - len(result.unexpected_keys), source)
 
 

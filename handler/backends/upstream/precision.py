@@ -13,16 +13,21 @@ or bfloat16. Three parts are numerically fragile and always run in float32:
 Upstream also runs the decoder FFN with CUDA autocast off; its input is cast to float32 here so
 a 16-bit activation never meets a float32 weight there.
 
-In float32 (the default) the islands change nothing. ``apply()`` is idempotent.
+In float32 (the default) the islands change nothing. ``apply()`` is idempotent and checks each
+target's source fingerprint first (see ``patching``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import torch
+
+from handler.backends.upstream.patching import guarded_patch
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PATCHED = "_float32_island"
@@ -37,7 +42,7 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return DTYPES[name]
 
 
-def autocast(dtype: torch.dtype, device: torch.device) -> ContextManager[Any]:
+def autocast(dtype: torch.dtype, device: torch.device) -> AbstractContextManager[Any]:
     """The context the model call runs in: autocast to ``dtype``, or nothing for float32."""
     if dtype == torch.float32:
         return contextlib.nullcontext()
@@ -69,15 +74,17 @@ def float32_island(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _island(owner: Any, name: str, expected_fingerprint: str) -> None:
+    guarded_patch(owner, name, float32_island(getattr(owner, name)), expected_fingerprint)
+
+
 def apply() -> None:
     """Keep the fragile parts of the imported upstream modules in float32."""
     from groundingdino.models.GroundingDINO import groundingdino, ms_deform_attn, transformer, utils
 
-    ms_deform_attn.MultiScaleDeformableAttention.forward = float32_island(
-        ms_deform_attn.MultiScaleDeformableAttention.forward
-    )
-    utils.ContrastiveEmbed.forward = float32_island(utils.ContrastiveEmbed.forward)
-    decoder_layer = transformer.DeformableTransformerDecoderLayer
-    decoder_layer.forward_ffn = float32_island(decoder_layer.forward_ffn)
+    # Source fingerprints of the rf-groundingdino 0.3.0 functions made float32 islands.
+    _island(ms_deform_attn.MultiScaleDeformableAttention, "forward", "37e1a90580987be8")
+    _island(utils.ContrastiveEmbed, "forward", "58d3f57879be1ff0")
+    _island(transformer.DeformableTransformerDecoderLayer, "forward_ffn", "5b296502e037d04d")
     for module in (groundingdino, transformer):
-        module.inverse_sigmoid = float32_island(module.inverse_sigmoid)
+        _island(module, "inverse_sigmoid", "48d39f51ca25b796")

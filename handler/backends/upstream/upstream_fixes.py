@@ -11,24 +11,31 @@ but a batch mixes its items up in two places:
    padded (shorter) caption as a phrase delimiter instead of the end of the text, so a caption
    encodes differently when a longer one shares its batch.
 
-Both replacements are identical to upstream for a batch of one. ``apply()`` is idempotent.
+Both replacements are identical to upstream for a batch of one. ``apply()`` is idempotent and
+refuses to patch functions other than the ones these fixes were written for (see ``patching``).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from handler.backends.upstream.patching import guarded_patch
+
+# Source fingerprints of the rf-groundingdino 0.3.0 functions the fixes replace.
+TEXT_ENCODER_LAYER_FORWARD = "a42aa225f35d071f"
+GENERATE_MASKS = "fd5f9f86101586aa"
 
 
 def _text_encoder_layer_forward(
     self: Any,
     src: Tensor,
-    src_mask: Optional[Tensor] = None,
-    src_key_padding_mask: Optional[Tensor] = None,
-    pos: Optional[Tensor] = None,
+    src_mask: Tensor | None = None,
+    src_key_padding_mask: Tensor | None = None,
+    pos: Tensor | None = None,
 ) -> Tensor:
     """Upstream ``TransformerEncoderLayer.forward`` with the mask expanded batch-major."""
     if src_mask is not None and src_mask.dim() == 3 and src_mask.shape[0] == src.shape[1]:
@@ -76,8 +83,11 @@ def generate_masks_with_special_tokens_and_transfer_map(
 
 
 # Deprecation notices the upstream code triggers on every call; they bury the worker log.
-UPSTREAM_WARNINGS = (r"torch\.meshgrid: in an upcoming release", r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated",
-                     r"Importing from timm\.models\.layers is deprecated")
+UPSTREAM_WARNINGS = (
+    r"torch\.meshgrid: in an upcoming release",
+    r"`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated",
+    r"Importing from timm\.models\.layers is deprecated",
+)
 
 
 def apply() -> None:
@@ -86,7 +96,12 @@ def apply() -> None:
         warnings.filterwarnings("ignore", message=message)
     from groundingdino.models.GroundingDINO import groundingdino, transformer_vanilla
 
-    transformer_vanilla.TransformerEncoderLayer.forward = _text_encoder_layer_forward
-    groundingdino.generate_masks_with_special_tokens_and_transfer_map = (
-        generate_masks_with_special_tokens_and_transfer_map
+    guarded_patch(
+        transformer_vanilla.TransformerEncoderLayer, "forward", _text_encoder_layer_forward, TEXT_ENCODER_LAYER_FORWARD
+    )
+    guarded_patch(
+        groundingdino,
+        "generate_masks_with_special_tokens_and_transfer_map",
+        generate_masks_with_special_tokens_and_transfer_map,
+        GENERATE_MASKS,
     )

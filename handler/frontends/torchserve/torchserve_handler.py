@@ -2,7 +2,8 @@
 
 Bad requests get HTTP 400 (or 500 for an internal failure) with a JSON body, for that request
 alone; the other requests of the batch are answered normally. The pipeline's stage timings,
-the batch size and the detections per image are emitted as custom metrics (names below).
+the batch size and the detections per image are emitted as custom metrics (see ``metrics``).
+The ``.mar`` names this file as its handler.
 """
 
 from __future__ import annotations
@@ -13,24 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ts.metrics.dimension import Dimension
-from ts.metrics.metric_type_enum import MetricTypes
 
-from handler.core.errors import BadRequest
-from handler.core.pipeline import BatchResult, DetectionPipeline
+from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_batch
+from handler.frontends.torchserve.metrics import emit_metrics
 
 logger = logging.getLogger(__name__)
 
-# Custom metric names (Prometheus gauges on the metrics endpoint, labels ModelName, Level, Hostname).
-STAGE_METRICS = {
-    "decode": "GroundingDINODecodeTime",
-    "preprocess": "GroundingDINOPreprocessTime",
-    "model": "GroundingDINOModelTime",
-    "postprocess": "GroundingDINOPostprocessTime",
-}
-BATCH_SIZE_METRIC = "GroundingDINOBatchSize"
-DETECTIONS_METRIC = "GroundingDINODetectionsPerImage"
+JSON = "application/json"
 
 
 def select_device(gpu_id: Any) -> torch.device:
@@ -68,31 +60,14 @@ class GroundingDINOHandler:
         self.initialized = True
         logger.info("GroundingDINO ready on %s (%d CPU threads)", device, torch.get_num_threads())
 
-    def handle(self, data: list[dict[str, Any]], context: Any) -> list[dict[str, Any]]:
+    def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
+        """One compact JSON body per request; each error request gets its own status."""
         assert self.pipeline is not None, "initialize() must run before handle()"
         logger.info("handling a batch of %d request(s)", len(data))
-        result = self.pipeline.run_timed(data)
-        emit_metrics(context.metrics, result)
-        responses = []
-        for index, outcome in enumerate(result.outcomes):
-            if isinstance(outcome, BadRequest):
-                context.set_response_status(outcome.code, outcome.message, index)
-                outcome = outcome.to_body()
-            responses.append(outcome)
-        return responses
-
-
-def emit_metrics(metrics: Any, result: BatchResult) -> None:
-    """Report one batch to TorchServe: ms per stage (batch totals), batch size, detections per image."""
-
-    def gauge(name: str, value: float, unit: str) -> None:
-        # Fresh dimensions each call: TorchServe appends its defaults to a shared default list.
-        dimensions = [Dimension("ModelName", metrics.model_name), Dimension("Level", "Model")]
-        metrics.add_metric(name, value, unit, None, dimensions, MetricTypes.GAUGE)
-
-    for stage, name in STAGE_METRICS.items():
-        gauge(name, round(result.timer.totals_ms.get(stage, 0.0), 3), "ms")
-    gauge(BATCH_SIZE_METRIC, len(result.outcomes), "count")
-    for outcome in result.outcomes:
-        if not isinstance(outcome, BadRequest):
-            gauge(DETECTIONS_METRIC, len(outcome["boxes"]), "count")
+        batch = answer_batch(self.pipeline, data)
+        emit_metrics(context.metrics, batch.timer, len(data), batch.detections_per_image)
+        for index, reply in enumerate(batch.replies):
+            context.set_response_content_type(index, JSON)
+            if reply.status != 200:
+                context.set_response_status(reply.status, reply.body["message"], index)
+        return [reply.encoded() for reply in batch.replies]

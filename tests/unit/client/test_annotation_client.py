@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from PIL import Image
 
-from tests.fake_service import FakeServer
 from gdino_client.client import DetectionClient, RequestFailed, ServerRefused, read_token_file
 from gdino_client.retry import RetryPolicy
-from tests.support import encode
+from handler.testing import encode
+from tests.fake_service import FakeServer
 
 IMAGE = encode(Image.new("RGB", (40, 30), (10, 20, 30)))
 FIELDS = {"caption": "cat", "box_threshold": 0.3, "text_threshold": 0.25}

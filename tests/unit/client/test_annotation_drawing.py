@@ -13,8 +13,9 @@ from gdino_client.results import Detection
 CLASSES = ClassList.of(["person", "hard hat"])
 
 
-@pytest.mark.parametrize(("color", "expected"), [((255, 225, 25), BLACK), ((0, 0, 128), WHITE),
-                                                 ((255, 255, 255), BLACK), ((0, 0, 0), WHITE)])
+@pytest.mark.parametrize(
+    ("color", "expected"), [((255, 225, 25), BLACK), ((0, 0, 128), WHITE), ((255, 255, 255), BLACK), ((0, 0, 0), WHITE)]
+)
 def test_label_text_color_contrasts_with_its_tag(color: tuple[int, int, int], expected: tuple[int, int, int]) -> None:
     assert text_color(color) == expected
 

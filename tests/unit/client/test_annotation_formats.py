@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from pycocotools.coco import COCO
 
-from tests.fake_service import FakeServer, fake_boxes
 from gdino_client import Summary, annotate
 from gdino_client.cli import main
+from tests.fake_service import FakeServer, fake_boxes
 
 CLASSES = ["person", "hard hat"]
 GOOD = ["a/b/img4.png", "a/img2.png", "a/img3.jpeg", "c/img5.png", "img0.png", "img1.jpeg"]
@@ -61,8 +62,9 @@ def test_coco_loads_with_pycocotools_and_matches_responses(annotated: tuple[Path
         image = by_file[key]
         assert [image["width"], image["height"]] == response["image_size"]
         annotations = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
-        assert [a["bbox"] for a in annotations] == [[x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)]
-                                                    for x1, y1, x2, y2 in response["boxes"]]
+        assert [a["bbox"] for a in annotations] == [
+            [x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)] for x1, y1, x2, y2 in response["boxes"]
+        ]
         assert [a["score"] for a in annotations] == response["scores"]
         assert [a["category_id"] - 1 for a in annotations] == response["class_ids"]
     results = coco.loadRes(coco.dataset["annotations"])
@@ -93,11 +95,20 @@ def test_labelstudio_tasks_have_percent_rectangles_with_labels(annotated: tuple[
     assert prediction["model_version"] == "groundingdino" and prediction["score"] == pytest.approx(0.85)
     first = prediction["result"][0]
     assert {k: first[k] for k in ("type", "from_name", "to_name", "original_width", "original_height")} == {
-        "type": "rectanglelabels", "from_name": "label", "to_name": "image",
-        "original_width": 64, "original_height": 48,
+        "type": "rectanglelabels",
+        "from_name": "label",
+        "to_name": "image",
+        "original_width": 64,
+        "original_height": 48,
     }
-    assert first["value"] == {"x": 10.0, "y": 20.0, "width": 40.0, "height": 70.0, "rotation": 0,
-                              "rectanglelabels": ["person"]}
+    assert first["value"] == {
+        "x": 10.0,
+        "y": 20.0,
+        "width": 40.0,
+        "height": 70.0,
+        "rotation": 0,
+        "rectanglelabels": ["person"],
+    }
     assert first["score"] == 0.9
     config = (out / "labelstudio_config.xml").read_text()
     assert '<RectangleLabels name="label" toName="image">' in config and '<Label value="hard hat"/>' in config
@@ -122,7 +133,9 @@ def test_older_server_gets_the_caption_and_phrases_give_class_ids(
     assert [a["category_id"] for a in coco["annotations"][:2]] == [1, 2]
 
 
-def test_only_chosen_formats_are_written(small_folder: Path, tmp_path: Path, fake_server: Callable[..., FakeServer]) -> None:
+def test_only_chosen_formats_are_written(
+    small_folder: Path, tmp_path: Path, fake_server: Callable[..., FakeServer]
+) -> None:
     out = tmp_path / "out"
     run_fake(small_folder, out, fake_server(), formats=("yolo",), draw=False)
     assert sorted(p.name for p in out.iterdir()) == ["journal.jsonl", "summary.json", "yolo"]
@@ -133,8 +146,18 @@ def test_cli_exits_non_zero_and_lists_failures(
 ) -> None:
     classes_file = tmp_path / "classes.txt"
     classes_file.write_text("person\nhard hat\n")
-    argv = [str(small_folder), "--out", str(tmp_path / "out"), "--classes-file", str(classes_file),
-            "--url", fake_server().url, "--formats", "coco,jsonl", "--no-progress"]
+    argv = [
+        str(small_folder),
+        "--out",
+        str(tmp_path / "out"),
+        "--classes-file",
+        str(classes_file),
+        "--url",
+        fake_server().url,
+        "--formats",
+        "coco,jsonl",
+        "--no-progress",
+    ]
     assert main(argv) == 1
     report = capsys.readouterr().out
     assert "done: 6" in report and "FAILED a/broken.png: not a readable image" in report
@@ -144,8 +167,18 @@ def test_cli_exits_zero_when_every_image_is_done(
     small_folder: Path, tmp_path: Path, fake_server: Callable[..., FakeServer]
 ) -> None:
     (small_folder / "a" / "broken.png").unlink()
-    argv = [str(small_folder / "**" / "*.png"), "--out", str(tmp_path / "out"), "--caption", "cat . dog",
-            "--url", fake_server().url, "--formats", "coco", "--no-progress"]
+    argv = [
+        str(small_folder / "**" / "*.png"),
+        "--out",
+        str(tmp_path / "out"),
+        "--caption",
+        "cat . dog",
+        "--url",
+        fake_server().url,
+        "--formats",
+        "coco",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     coco = json.loads((tmp_path / "out" / "coco.json").read_text())
     assert sorted(i["file_name"] for i in coco["images"]) == ["a/b/img4.png", "a/img2.png", "c/img5.png", "img0.png"]
@@ -163,8 +196,18 @@ def test_output_folder_inside_the_source_is_not_annotated(
 def test_cli_refuses_unusable_settings_with_exit_2(
     small_folder: Path, tmp_path: Path, fake_server: Callable[..., FakeServer]
 ) -> None:
-    base = [str(small_folder), "--out", str(tmp_path / "out"), "--caption", "cat", "--url", fake_server().url,
-            "--no-progress", "--formats", "jsonl"]
+    base = [
+        str(small_folder),
+        "--out",
+        str(tmp_path / "out"),
+        "--caption",
+        "cat",
+        "--url",
+        fake_server().url,
+        "--no-progress",
+        "--formats",
+        "jsonl",
+    ]
     assert main([*base, "--box-threshold", "1.5"]) == 2
     assert main([*base, "--concurrency", "0"]) == 2
     assert main(base) == 1  # the corrupt file

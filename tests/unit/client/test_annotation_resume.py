@@ -10,17 +10,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from PIL import Image
 
-from tests.image_folders import write_images
-from tests.fake_service import FakeServer
 from gdino_client import annotate
 from gdino_client.journal import Journal, JournalMismatch
-from tests.support import REPO, encode
+from handler.testing import REPO, encode
+from tests.fake_service import FakeServer
+from tests.image_folders import write_images
 
 SETTINGS = {"classes": ["cat"], "box_threshold": 0.35}
 
@@ -59,15 +59,28 @@ def test_failed_image_is_retried_by_the_next_run(
     assert len(server.service.requests) == 7  # six images, one of them twice
 
 
-def test_killed_run_restarted_loses_and_repeats_nothing(
-    tmp_path: Path, fake_server: Callable[..., FakeServer]
-) -> None:
+def test_killed_run_restarted_loses_and_repeats_nothing(tmp_path: Path, fake_server: Callable[..., FakeServer]) -> None:
     images = {f"d{i % 3}/p{i:02d}.png": encode(Image.new("RGB", (32, 24), (i * 10, 0, 0))) for i in range(20)}
     folder = write_images(tmp_path / "images", images)
     server, out = fake_server(delay=0.05), tmp_path / "out"
-    command = [sys.executable, str(REPO / "scripts" / "annotate.py"), str(folder), "--out", str(out),
-               "--classes", "cat", "--url", server.url, "--concurrency", "2", "--no-progress", "--formats", "jsonl"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "gdino_client",
+        str(folder),
+        "--out",
+        str(out),
+        "--classes",
+        "cat",
+        "--url",
+        server.url,
+        "--concurrency",
+        "2",
+        "--no-progress",
+        "--formats",
+        "jsonl",
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / "journal.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 7):
