@@ -15,7 +15,7 @@ from gdino_client.journal import JournalMismatch
 from gdino_client.query import Thresholds
 from gdino_client.retry import RetryPolicy
 from gdino_client.runner import AnnotateOptions, requested_classes, run
-from handler.core import defaults
+from handler import defaults
 
 logger = logging.getLogger("annotate")
 

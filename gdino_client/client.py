@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from gdino_client.retry import RetryPolicy
-from handler.core import defaults
+from handler import defaults
 
 logger = logging.getLogger(__name__)
 

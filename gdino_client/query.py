@@ -15,7 +15,7 @@ from typing import Any
 
 from gdino_client.classes import ClassList
 from gdino_client.client import DetectionClient, ServerRefused
-from handler.core import defaults
+from handler import defaults
 
 logger = logging.getLogger(__name__)
 

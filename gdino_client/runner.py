@@ -28,7 +28,7 @@ from gdino_client.results import ImageResult, check_response, image_result
 from gdino_client.retry import RetryPolicy
 from gdino_client.sources import ImageFile, Inputs, UnreadableImage, check_image, collect_images
 from gdino_client.summary import Summary, count_detections
-from handler.core import defaults
+from handler import defaults
 
 logger = logging.getLogger(__name__)
 

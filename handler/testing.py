@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from handler.core import defaults
+from handler import defaults
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_CONFIG = REPO / "model_config" / "GroundingDINO_tiny_test.py"

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from handler.core import defaults
+from handler import defaults
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "handler" / "frontends" / "torchserve" / "torchserve_handler.py"  # the .mar's handler

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import requests
 from tqdm import tqdm
 
-from handler.core import defaults
+from handler import defaults
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,5 +8,5 @@ source scripts/setup_env.sh requirements.txt
 python -m scripts.setup_bert
 checkpoint="$(python -m scripts.download_weights --demo-fallback)"
 python -m scripts.build_mar --checkpoint "$checkpoint" --export-path model_store
-# Ports 8080 (inference), 8081 (management), 8082 (metrics): handler/core/defaults.py
+# Ports 8080 (inference), 8081 (management), 8082 (metrics): handler/defaults.py
 exec python -m scripts.torchserve_runner --model-store model_store --bind "${BIND_ADDRESS:-127.0.0.1}"

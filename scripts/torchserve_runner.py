@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from handler.core import defaults
+from handler import defaults
 
 REPO = Path(__file__).resolve().parent.parent
 

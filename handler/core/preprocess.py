@@ -27,7 +27,7 @@ class Resize:
     max_size: int = 1333
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
-        """(width, height) after resizing; the same arithmetic as groundingdino.datasets.transforms."""
+        """(width, height) after resizing; the same arithmetic as the upstream datasets.transforms."""
         size = self.short
         small, large = float(min(width, height)), float(max(width, height))
         if large / small * size > self.max_size:

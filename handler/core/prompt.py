@@ -3,7 +3,7 @@
 A caption is a list of phrases separated by ``.``; each phrase is a class. The prompt is split
 at phrase boundaries into chunks that each fit the model's text length with ``[CLS]`` and
 ``[SEP]``, so no class is cut in half or dropped; a prompt that fits is one chunk whose text
-is exactly the caption (what ``groundingdino.util.inference.predict`` would read).
+is exactly the caption (what the upstream reference ``predict`` would read).
 
 Each chunk knows which tokens belong to which class (from the tokenizer's character offsets),
 so a box can be given the class whose tokens score highest: a class's score is the *max* of

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handler.core import defaults
+from handler import defaults
 from handler.core.box_format import BOX_FORMATS
 from handler.core.class_names import classes_caption, parse_classes
 from handler.core.errors import InvalidInput
@@ -52,7 +52,7 @@ class DetectionRequest:
 
 
 def normalize_caption(caption: str) -> str:
-    """Lower-case and end with '.', as ``groundingdino.util.inference.preprocess_caption``."""
+    """Lower-case and end with '.', as the upstream reference ``preprocess_caption``."""
     caption = caption.lower().strip()
     return caption if caption.endswith(".") else caption + "."
 

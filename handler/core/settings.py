@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handler.core import defaults
+from handler import defaults
 
 
 @dataclass(frozen=True)

@@ -43,3 +43,12 @@ def test_class_file_skips_blank_comment_and_repeated_lines(tmp_path: Path) -> No
 def test_empty_class_list_is_refused() -> None:
     with pytest.raises(ValueError):
         ClassList.of([" ", ""])
+
+
+def test_class_names_differing_only_in_case_are_one_class_as_on_the_server() -> None:
+    assert ClassList.of(["Cat", "cat", " dog ", "CAT"]).names == ("Cat", "dog")
+
+
+def test_class_name_the_server_would_refuse_is_refused_before_any_request() -> None:
+    with pytest.raises(ValueError, match="contains '.'"):
+        ClassList.of(["hard hat", "vest.orange"])

@@ -1,4 +1,4 @@
-"""Every default of the service, stated once; torch-free so the client and scripts can read it."""
+"""Every default of the service, stated once; torch-free so the client, scripts and tests can read it."""
 
 from __future__ import annotations
 
