@@ -6,8 +6,8 @@ images/s and p50/p95 latency for each layer, the per-stage breakdown, the servic
 ratio, worker cold start and .mar size, float32 vs bfloat16 (speed and detection agreement),
 and drafted vs full JPEG decoding; it writes results.json, results.md and results.png.
 
-    python scripts/benchmark.py            # full Swin-T at 800 px (about 20-30 min on 2 CPU cores)
-    python scripts/benchmark.py --quick    # smoke run (about 3 min)
+    python -m scripts.benchmark            # full Swin-T at 800 px (about 20-30 min on 2 CPU cores)
+    python -m scripts.benchmark --quick    # smoke run (about 3 min)
 
 The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
 """
@@ -18,32 +18,31 @@ import argparse
 import io
 import logging
 import statistics
-import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import requests
 import torch
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from handler.image_decode import decode_image  # noqa: E402
-from handler.inference import ModelInput, predict_batch  # noqa: E402
-from handler.pipeline import DetectionPipeline  # noqa: E402
-from handler.settings import HandlerSettings  # noqa: E402
-from handler.stage_timer import STAGES, StageTimer  # noqa: E402
-from scripts.benchmark_report import write_report  # noqa: E402
-from scripts.build_mar import build_mar  # noqa: E402
-from scripts.compare_detections import mean_agreement, with_grey_level_noise  # noqa: E402
-from scripts.make_random_checkpoint import cached_random_checkpoint  # noqa: E402
-from scripts.sample_photos import PHOTOS, photo_bytes  # noqa: E402
-from scripts.torchserve_runner import TorchServe  # noqa: E402
+from handler.backends.upstream.detector import UpstreamDetector
+from handler.core.batching import ModelInput, predict_batch
+from handler.core.image_decode import decode_image
+from handler.core.pipeline import DetectionPipeline
+from handler.core.settings import HandlerSettings
+from handler.core.stage_timer import STAGES, StageTimer
+from handler.frontends.torchserve.responses import detections_body
+from handler.testing import FULL_CONFIG, PHOTOS, REPO, cached_random_checkpoint, photo_bytes
+from scripts.benchmark_report import write_report
+from scripts.build_mar import build_mar
+from scripts.compare_detections import mean_agreement, with_grey_level_noise
+from scripts.torchserve_runner import TorchServe
 
 logger = logging.getLogger("benchmark")
 
@@ -98,6 +97,11 @@ def timed(calls: Sequence[Callable[[], Any]]) -> dict[str, float]:
     return summarise(latencies, time.perf_counter() - start, len(calls))
 
 
+def bodies(outcomes: Sequence[Any]) -> list[dict[str, Any]]:
+    """The JSON answers the service would send for pipeline outcomes (detections only)."""
+    return [detections_body(outcome) for outcome in outcomes]
+
+
 def cycle(items: Sequence[Any], count: int) -> list[Any]:
     return [items[i % len(items)] for i in range(count)]
 
@@ -106,7 +110,7 @@ def bare_model_calls(pipeline: DetectionPipeline, payloads: list[dict[str, bytes
     """One bare batch-of-one model call per payload, its input prepared beforehand."""
     prepared = [pipeline.prepare(payload) for payload in payloads]
     inputs = [ModelInput(p.image, p.request.caption, p.request.box_threshold) for p in prepared]
-    return [lambda item=item: predict_batch(pipeline.model, [item], pipeline.device, pipeline.limits) for item in inputs]
+    return [lambda item=item: predict_batch(pipeline.detector, [item], pipeline.limits) for item in inputs]
 
 
 def interleaved(first: Sequence[Callable[[], Any]], second: Sequence[Callable[[], Any]]) -> tuple[dict, dict]:
@@ -133,23 +137,29 @@ def bench_in_process(pipeline: DetectionPipeline, payloads: list[dict[str, bytes
     return {"model": model, "pipeline": pipe, "stages_ms": stages}
 
 
+def _extend_with_run(outcomes: list[Any], pipeline: DetectionPipeline, payload: dict[str, bytes]) -> None:
+    outcomes.extend(pipeline.run([payload]))
+
+
 def bench_precision(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]], noise_floor: bool) -> dict[str, Any]:
     """Each reduced precision the device supports vs float32: speed and detection agreement.
 
     With ``noise_floor``, also how far +-1 grey level of input noise moves the float32 detections.
     """
-    reference = pipeline.run(payloads)
+    reference = bodies(pipeline.run(payloads))
     result: dict[str, Any] = {}
     if noise_floor:
-        noisy = pipeline.run([{**p, "image": with_grey_level_noise(p["image"])} for p in payloads])
+        noisy = bodies(pipeline.run([{**p, "image": with_grey_level_noise(p["image"])} for p in payloads]))
         result["noise_floor"] = dict(zip(("mean_iou", "mean_score_diff"), mean_agreement(reference, noisy, TOP)))
-    dtypes = ("bfloat16", "float16") if pipeline.device.type == "cuda" else ("bfloat16",)
+    device = pipeline.detector.device
+    dtypes = ("bfloat16", "float16") if device.type == "cuda" else ("bfloat16",)
     for dtype in dtypes:
-        variant = DetectionPipeline(pipeline.model, replace(pipeline.settings, dtype=dtype), pipeline.device)
+        detector = UpstreamDetector(pipeline.detector.model, device, dtype)
+        variant = DetectionPipeline(detector, replace(pipeline.settings, dtype=dtype))
         variant.run(payloads[:1])  # warm-up
         outcomes: list[Any] = []
-        speed = timed([lambda p=p: outcomes.extend(variant.run([p])) for p in payloads])
-        iou, score_diff = mean_agreement(reference, outcomes, TOP)
+        speed = timed([partial(_extend_with_run, outcomes, variant, p) for p in payloads])
+        iou, score_diff = mean_agreement(reference, bodies(outcomes), TOP)
         result[dtype] = {**speed, "mean_iou": iou, "mean_score_diff": score_diff}
     return result
 
@@ -161,7 +171,9 @@ def bench_decode(pipeline: DetectionPipeline, data: bytes, repeats: int) -> dict
     drafted = timed([lambda: pipeline.preprocess(decode_image(data, limit, pipeline.resize.output_size))] * repeats)
     full_png = io.BytesIO()
     decode_image(data, limit).pixels.save(full_png, format="PNG")  # lossless: decoded fully by the pipeline
-    reference, candidate = pipeline.run([{"image": full_png.getvalue(), "caption": CAPTION}, {"image": data, "caption": CAPTION}])
+    reference, candidate = bodies(
+        pipeline.run([{"image": full_png.getvalue(), "caption": CAPTION}, {"image": data, "caption": CAPTION}])
+    )
     iou, score_diff = mean_agreement([reference], [candidate], TOP)
     return {
         "full_ms": full["p50_ms"],
@@ -182,7 +194,10 @@ def post(url: str, payload: dict[str, bytes]) -> float:
 
 
 def bench_http(
-    options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int,
+    options: Options,
+    checkpoint: Path,
+    payloads: list[dict[str, bytes]],
+    batch_size: int,
     model_calls: list[Callable[[], Any]],
 ) -> dict[str, Any]:
     """(c) a real TorchServe with a real .mar: cold start, .mar size, throughput at each concurrency.
@@ -195,12 +210,19 @@ def bench_http(
 
 
 def _serve_and_measure(
-    options: Options, checkpoint: Path, payloads: list[dict[str, bytes]], batch_size: int,
-    model_calls: list[Callable[[], Any]], store: Path,
+    options: Options,
+    checkpoint: Path,
+    payloads: list[dict[str, bytes]],
+    batch_size: int,
+    model_calls: list[Callable[[], Any]],
+    store: Path,
 ) -> dict[str, Any]:
     name = f"groundingdino_b{batch_size}"
     mar = build_mar(
-        checkpoint, store, options.config, name,
+        checkpoint,
+        store,
+        options.config,
+        name,
         overrides={"batchSize": batch_size, "minWorkers": 1, "maxWorkers": 1},
         handler_overrides={"resize_short": options.resize_short, "resize_max": options.resize_max},
     )
@@ -231,7 +253,9 @@ def run(options: Options) -> dict[str, Any]:
     checkpoint = cached_random_checkpoint(options.config)
     settings = HandlerSettings(
         model_config=str(options.config.relative_to(REPO)),
-        resize_short=options.resize_short, resize_max=options.resize_max, warmup=False,
+        resize_short=options.resize_short,
+        resize_max=options.resize_max,
+        warmup=False,
     )
     images = benchmark_images()
     payloads = [{"image": data, "caption": CAPTION} for data in images.values()]
@@ -257,14 +281,15 @@ def run(options: Options) -> dict[str, Any]:
         }
         results["service_to_model_p50"] = {
             key: value["c1"]["p50_ms"] / value["c1_model"]["p50_ms"]
-            for key, value in results["http"].items() if "c1" in value
+            for key, value in results["http"].items()
+            if "c1" in value
         }
     return results
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO / "model_config/GroundingDINO_SwinT_OGC.py")
+    parser.add_argument("--config", type=Path, default=FULL_CONFIG)
     parser.add_argument("--out", type=Path, default=REPO / "benchmark_results")
     parser.add_argument("--requests", type=int, help="requests per measurement (default 12; quick 4)")
     parser.add_argument("--resize-short", type=int, help="model input short side (default 800; quick 320)")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import matplotlib
 
@@ -36,15 +37,22 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for label, row in throughput_rows(results):
-        lines.append(f"| {label} | {row['images_per_s']:.3f} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['n']} |")
+        lines.append(
+            f"| {label} | {row['images_per_s']:.3f} | {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['n']} |"
+        )
     stages = results["in_process"]["stages_ms"]
-    lines += ["", "Per-stage mean per request (in-process pipeline): "
-              + ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in stages.items())]
+    lines += [
+        "",
+        "Per-stage mean per request (in-process pipeline): "
+        + ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in stages.items()),
+    ]
     for key, ratio in results.get("service_to_model_p50", {}).items():
         lines.append(f"Service p50 at concurrency 1 ({key}) / bare model p50 (calls alternating): {ratio:.3f}")
     for batch, values in results.get("http", {}).items():
-        lines.append(f"{batch}: cold start (TorchServe start to READY) {values['cold_start_s']:.1f} s, "
-                     f".mar {values['mar_mb']:.0f} MB")
+        lines.append(
+            f"{batch}: cold start (TorchServe start to READY) {values['cold_start_s']:.1f} s, "
+            f".mar {values['mar_mb']:.0f} MB"
+        )
     decode = results["decode_12mp"]
     lines.append(
         f"12 MP JPEG to model input: full decode {decode['full_ms']:.0f} ms, drafted {decode['drafted_ms']:.0f} ms "
@@ -52,8 +60,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"top detections vs full decode: mean IoU {decode['mean_iou']:.3f}, mean score diff {decode['mean_score_diff']:.4f}"
     )
     for kind, values in results["precision"].items():
-        lines.append(f"{kind} vs float32, top detections: mean IoU {values['mean_iou']:.3f}, "
-                     f"mean score diff {values['mean_score_diff']:.4f}")
+        lines.append(
+            f"{kind} vs float32, top detections: mean IoU {values['mean_iou']:.3f}, "
+            f"mean score diff {values['mean_score_diff']:.4f}"
+        )
     lines.append(f"Benchmark wall time: {results.get('benchmark_wall_s', 0):.0f} s")
     return "\n".join(lines) + "\n"
 
@@ -65,8 +75,14 @@ def chart(results: dict[str, Any], path: Path) -> None:
     left.barh(labels, [row["images_per_s"] for _, row in rows], color="tab:blue")
     left.set_xlabel("images/s")
     right.barh(labels, [row["p50_ms"] for _, row in rows], color="tab:orange", label="p50")
-    right.barh(labels, [row["p95_ms"] - row["p50_ms"] for _, row in rows],
-               left=[row["p50_ms"] for _, row in rows], color="tab:red", alpha=0.4, label="p95")
+    right.barh(
+        labels,
+        [row["p95_ms"] - row["p50_ms"] for _, row in rows],
+        left=[row["p50_ms"] for _, row in rows],
+        color="tab:red",
+        alpha=0.4,
+        label="p95",
+    )
     right.set_xlabel("latency (ms)")
     right.legend()
     left.invert_yaxis()

@@ -14,12 +14,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
+from handler import defaults
+
 REPO = Path(__file__).resolve().parent.parent
+ENTRY = REPO / "handler" / "frontends" / "torchserve" / "torchserve_handler.py"  # the .mar's handler
 BERT_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
 
 logger = logging.getLogger("build_mar")
@@ -38,8 +42,9 @@ def _stage(stage: Path, model_config: Path) -> None:
         shutil.copy2(source, stage / "bert-base-uncased" / name)
 
 
-def merged_model_yaml(model_config: Path, overrides: Mapping[str, Any] | None = None,
-                      handler_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def merged_model_yaml(
+    model_config: Path, overrides: Mapping[str, Any] | None = None, handler_overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """model-config.yaml with the architecture config set and the given overrides applied."""
     settings = yaml.safe_load((REPO / "model_config" / "model-config.yaml").read_text())
     settings.update(overrides or {})
@@ -53,8 +58,8 @@ def merged_model_yaml(model_config: Path, overrides: Mapping[str, Any] | None = 
 def build_mar(
     checkpoint: Path,
     export_path: Path,
-    model_config: Path = REPO / "model_config/GroundingDINO_SwinT_OGC.py",
-    model_name: str = "groundingdino",
+    model_config: Path = REPO / defaults.MODEL_CONFIG,
+    model_name: str = defaults.MODEL_NAME,
     overrides: Mapping[str, Any] | None = None,
     handler_overrides: Mapping[str, Any] | None = None,
 ) -> Path:
@@ -70,13 +75,20 @@ def build_mar(
         config_file.write_text(yaml.safe_dump(merged_model_yaml(model_config, overrides, handler_overrides)))
         command = [
             str(Path(sys.executable).parent / "torch-model-archiver"),
-            "--model-name", model_name,
-            "--version", "1.0",
-            "--handler", str(REPO / "handler" / "torchserve_handler.py"),
-            "--serialized-file", str(checkpoint),
-            "--extra-files", str(stage),
-            "--config-file", str(config_file),
-            "--export-path", str(export_path),
+            "--model-name",
+            model_name,
+            "--version",
+            "1.0",
+            "--handler",
+            str(ENTRY),
+            "--serialized-file",
+            str(checkpoint),
+            "--extra-files",
+            str(stage),
+            "--config-file",
+            str(config_file),
+            "--export-path",
+            str(export_path),
             "--force",
         ]
         # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR keeps builds apart.
@@ -89,9 +101,9 @@ def build_mar(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--config", type=Path, default=REPO / "model_config/GroundingDINO_SwinT_OGC.py")
+    parser.add_argument("--config", type=Path, default=REPO / defaults.MODEL_CONFIG)
     parser.add_argument("--export-path", type=Path, default=REPO / "model_store")
-    parser.add_argument("--model-name", default="groundingdino")
+    parser.add_argument("--model-name", default=defaults.MODEL_NAME)
     parser.add_argument("--batch-size", type=int, help="override batchSize")
     parser.add_argument("--workers", type=int, help="override minWorkers and maxWorkers")
     args = parser.parse_args()

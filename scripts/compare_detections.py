@@ -7,8 +7,9 @@ is judged against the model's noise floor: the same comparison for +-1 grey leve
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch

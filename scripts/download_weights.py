@@ -20,8 +20,9 @@ from urllib.parse import urlparse
 import requests
 from tqdm import tqdm
 
+from handler import defaults
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 logger = logging.getLogger("download_weights")
 RELEASES = "https://github.com/IDEA-Research/GroundingDINO/releases/download"
@@ -35,10 +36,12 @@ class Weights:
 
 
 WEIGHTS = {
-    "swint_ogc": Weights(f"{RELEASES}/v0.1.0-alpha/groundingdino_swint_ogc.pth",
-                         "model_config/GroundingDINO_SwinT_OGC.py", 650_000_000),
-    "swinb_cogcoor": Weights(f"{RELEASES}/v0.1.0-alpha2/groundingdino_swinb_cogcoor.pth",
-                             "model_config/GroundingDINO_SwinB_cfg.py", 850_000_000),
+    "swint_ogc": Weights(f"{RELEASES}/v0.1.0-alpha/groundingdino_swint_ogc.pth", defaults.MODEL_CONFIG, 650_000_000),
+    "swinb_cogcoor": Weights(
+        f"{RELEASES}/v0.1.0-alpha2/groundingdino_swinb_cogcoor.pth",
+        "model_config/GroundingDINO_SwinB_cfg.py",
+        850_000_000,
+    ),
 }
 
 
@@ -66,8 +69,10 @@ def download(weights: Weights, target: Path, sha256: str | None = None) -> Path:
     with requests.get(weights.url, stream=True, timeout=60) as reply:
         reply.raise_for_status()
         expected = int(reply.headers.get("Content-Length", 0))
-        with open(partial, "wb") as out, tqdm(total=expected or None, unit="B", unit_scale=True,
-                                              desc=target.name) as bar:
+        with (
+            open(partial, "wb") as out,
+            tqdm(total=expected or None, unit="B", unit_scale=True, desc=target.name) as bar,
+        ):
             for chunk in reply.iter_content(chunk_size=1 << 20):
                 out.write(chunk)
                 digest.update(chunk)
@@ -86,15 +91,20 @@ def download(weights: Weights, target: Path, sha256: str | None = None) -> Path:
 
 def demo_checkpoint(config: str) -> Path:
     """A seeded random-weight checkpoint in the official format, clearly named as such."""
-    from scripts.make_random_checkpoint import make_random_checkpoint
+    from handler.testing import make_random_checkpoint
 
     target = REPO / "weights" / f"RANDOM_DEMO_{Path(config).stem}.pth"
     if not target.exists():
         make_random_checkpoint(REPO / config, target)
     banner = "!" * 78
-    for line in (banner, "USING A RANDOM-WEIGHT DEMO CHECKPOINT: the service runs, detections are MEANINGLESS.",
-                 f"  {target}", "  Put the official weights in weights/ (or run this script where GitHub",
-                 "  is reachable) and rebuild the .mar for real detections.", banner):
+    for line in (
+        banner,
+        "USING A RANDOM-WEIGHT DEMO CHECKPOINT: the service runs, detections are MEANINGLESS.",
+        f"  {target}",
+        "  Put the official weights in weights/ (or run this script where GitHub",
+        "  is reachable) and rebuild the .mar for real detections.",
+        banner,
+    ):
         logger.warning(line)
     return target
 
@@ -103,8 +113,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", choices=sorted(WEIGHTS), default="swint_ogc")
     parser.add_argument("--sha256", help="expected sha256 of the file (checked when given)")
-    parser.add_argument("--demo-fallback", action="store_true",
-                        help="when the download fails, make a random-weight demo checkpoint instead")
+    parser.add_argument(
+        "--demo-fallback",
+        action="store_true",
+        help="when the download fails, make a random-weight demo checkpoint instead",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     weights = WEIGHTS[args.model]
@@ -115,7 +128,7 @@ def main() -> None:
         logger.info("official weights ready: %s", path)
     except (DownloadError, requests.RequestException) as error:
         if not args.demo_fallback:
-            raise SystemExit(f"download failed: {error}")
+            raise SystemExit(f"download failed: {error}") from None
         logger.warning("official weights unavailable (%s)", error)
         path = demo_checkpoint(weights.config)
     sys.stdout.write(f"{path}\n")

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh requirements.txt
-python scripts/setup_bert.py
-checkpoint="$(python scripts/download_weights.py --demo-fallback)"
-python scripts/build_mar.py --checkpoint "$checkpoint" --export-path model_store
-exec python scripts/torchserve_runner.py --model-store model_store --bind "${BIND_ADDRESS:-127.0.0.1}" --inference-port 8080 --management-port 8081 --metrics-port 8082
+python -m scripts.setup_bert
+checkpoint="$(python -m scripts.download_weights --demo-fallback)"
+python -m scripts.build_mar --checkpoint "$checkpoint" --export-path model_store
+# Ports 8080 (inference), 8081 (management), 8082 (metrics): handler/defaults.py
+exec python -m scripts.torchserve_runner --model-store model_store --bind "${BIND_ADDRESS:-127.0.0.1}"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (venv, Java, tokenizer files) and run them. Extra args go to pytest.
+# Set up everything the tests need (venv, Java, tokenizer files), lint, and run the tests.
+# Extra args go to pytest, e.g. `bash scripts/test.sh -m "not integration"` for the fast unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh requirements-test.txt
-python scripts/setup_bert.py
+python -m scripts.setup_bert
+ruff check .
+ruff format --check .
 exec python -m pytest "$@"

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import requests
 
+from handler import defaults
+
 REPO = Path(__file__).resolve().parent.parent
 
 logger = logging.getLogger("torchserve_runner")
@@ -42,9 +44,9 @@ class TorchServe:
     """One TorchServe process serving ``model_name`` from ``model_store``."""
 
     model_store: Path
-    model_name: str = "groundingdino"
+    model_name: str = defaults.MODEL_NAME
     extra_config: dict[str, str] = field(default_factory=dict)
-    bind: str = "127.0.0.1"  # inference address; management and metrics stay on loopback
+    bind: str = defaults.HOST  # inference address; management and metrics stay on loopback
     inference_port: int = field(default_factory=free_port)
     management_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
@@ -94,20 +96,33 @@ class TorchServe:
         path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
         return path
 
-    def start(self, timeout: float = 600.0) -> "TorchServe":
+    def start(self, timeout: float = 600.0) -> TorchServe:
         """Start the server and block until the model's workers are READY (or raise)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="torchserve-"))
         self.model_store = self.model_store.resolve()  # TorchServe runs inside workdir
         config = self._write_config()
         # TorchServe keeps its pid file in TMPDIR: a private TMPDIR lets several servers run at once.
-        env = dict(os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir),
-                   TMPDIR=str(self.workdir))
-        command = [_torchserve_executable(), "--start", "--foreground", "--ncs", "--ts-config", str(config),
-                   "--model-store", str(self.model_store)]
+        env = dict(
+            os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir), TMPDIR=str(self.workdir)
+        )
+        command = [
+            _torchserve_executable(),
+            "--start",
+            "--foreground",
+            "--ncs",
+            "--ts-config",
+            str(config),
+            "--model-store",
+            str(self.model_store),
+        ]
         started = time.monotonic()
         self.process = subprocess.Popen(
-            command, cwd=self.workdir, env=env, start_new_session=True,
-            stdout=open(self.workdir / "stdout.log", "wb"), stderr=subprocess.STDOUT,
+            command,
+            cwd=self.workdir,
+            env=env,
+            start_new_session=True,
+            stdout=open(self.workdir / "stdout.log", "wb"),
+            stderr=subprocess.STDOUT,
         )
         try:
             self.wait_ready(timeout)
@@ -154,7 +169,7 @@ class TorchServe:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
-    def __enter__(self) -> "TorchServe":
+    def __enter__(self) -> TorchServe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -164,20 +179,25 @@ class TorchServe:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-store", type=Path, default=REPO / "model_store")
-    parser.add_argument("--model-name", default="groundingdino")
-    parser.add_argument("--bind", default="127.0.0.1", help="inference address (0.0.0.0 in Docker)")
-    parser.add_argument("--inference-port", type=int, default=0, help="0: a free port")
-    parser.add_argument("--management-port", type=int, default=0)
-    parser.add_argument("--metrics-port", type=int, default=0)
+    parser.add_argument("--model-name", default=defaults.MODEL_NAME)
+    parser.add_argument("--bind", default=defaults.HOST, help="inference address (0.0.0.0 in Docker)")
+    parser.add_argument("--inference-port", type=int, default=defaults.INFERENCE_PORT, help="0: a free port")
+    parser.add_argument("--management-port", type=int, default=defaults.MANAGEMENT_PORT, help="0: a free port")
+    parser.add_argument("--metrics-port", type=int, default=defaults.METRICS_PORT, help="0: a free port")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    ports = {name: port for name, port in (("inference_port", args.inference_port),
-                                           ("management_port", args.management_port),
-                                           ("metrics_port", args.metrics_port)) if port}
+    ports = {
+        name: port
+        for name, port in (
+            ("inference_port", args.inference_port),
+            ("management_port", args.management_port),
+            ("metrics_port", args.metrics_port),
+        )
+        if port
+    }
     server = TorchServe(args.model_store, args.model_name, bind=args.bind, **ports).start()
     logger.info("serving at %s (logs: %s); Ctrl-C stops it. Try:", server.url, server.log_dir)
-    logger.info("  curl -s %s/predictions/%s -F image=@your.jpg -F caption='person . dog'",
-                server.url, args.model_name)
+    logger.info("  curl -s %s/predictions/%s -F image=@your.jpg -F caption='person . dog'", server.url, args.model_name)
     try:
         server.process.wait()
     except KeyboardInterrupt:

@@ -1,21 +1,25 @@
-"""Shared fixtures: real photos, a small random-weight checkpoint, an in-process pipeline and a
-real TorchServe serving a real .mar on free loopback ports."""
+"""Shared fixtures: real photos, a small random-weight checkpoint and an in-process pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
 
-from scripts.make_random_checkpoint import cached_random_checkpoint
-from scripts.sample_photos import PHOTOS, photo_bytes
-from support import FULL_CONFIG, REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG
-from handler.pipeline import DetectionPipeline
-from handler.settings import HandlerSettings
-from scripts.build_mar import build_mar
-from scripts.torchserve_runner import TorchServe
+from handler.core.pipeline import DetectionPipeline
+from handler.core.settings import HandlerSettings
+from handler.testing import (
+    FULL_CONFIG,
+    PHOTOS,
+    REPO,
+    TEST_HANDLER_SETTINGS,
+    TINY_CONFIG,
+    cached_random_checkpoint,
+    photo_bytes,
+)
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +37,9 @@ def make_pipeline(tiny_checkpoint: Path) -> Callable[..., DetectionPipeline]:
     """Build an in-process pipeline on the tiny config; keyword arguments override settings."""
 
     def make(**overrides: Any) -> DetectionPipeline:
-        settings = HandlerSettings(model_config=f"model_config/{TINY_CONFIG.name}", **{**TEST_HANDLER_SETTINGS, **overrides})
+        settings = HandlerSettings(
+            model_config=f"model_config/{TINY_CONFIG.name}", **{**TEST_HANDLER_SETTINGS, **overrides}
+        )
         return DetectionPipeline.load(REPO, tiny_checkpoint, settings, torch.device("cpu"))
 
     return make
@@ -52,19 +58,3 @@ def full_pipeline() -> DetectionPipeline:
         model_config=f"model_config/{FULL_CONFIG.name}", resize_short=256, resize_max=384, warmup=False
     )
     return DetectionPipeline.load(REPO, cached_random_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
-
-
-@pytest.fixture(scope="session")
-def served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
-    """A real TorchServe with a real .mar (tiny config, batchSize 8) on free loopback ports."""
-    store = tmp_path_factory.mktemp("model_store")
-    build_mar(
-        tiny_checkpoint, store, TINY_CONFIG,
-        overrides={"batchSize": 8, "maxBatchDelay": 1000},
-        handler_overrides=TEST_HANDLER_SETTINGS,
-    )
-    server = TorchServe(store).start(timeout=300)
-    try:
-        yield server
-    finally:
-        server.stop()

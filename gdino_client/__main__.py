@@ -1,0 +1,7 @@
+"""``python -m gdino_client``: the same as the ``gdino-annotate`` command."""
+
+import sys
+
+from gdino_client.cli import main
+
+sys.exit(main())

@@ -1,0 +1,87 @@
+"""Class lists: parse and validate the ``classes`` field and write the caption the model reads.
+
+A class list is another way of writing a caption: ``["person", "Hard hat"]`` becomes
+``"person . hard hat ."`` (GroundingDINO's own ``" . "`` phrase separator), and every box is
+labelled with the caller's class name. Multipart clients send the list as one text field: a
+value starting with ``[`` is read as a JSON list, anything else as one class per line (blank
+lines ignored).
+
+Torch-free: the batch client (:mod:`gdino_client`) applies the same rules before it sends a list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from handler.core.errors import InvalidInput
+
+MAX_CLASSES = 2000
+MAX_CLASS_CHARS = 256
+
+
+def _class_values(value: Any) -> list[Any]:
+    """The raw list of class names from a JSON list, a JSON-encoded list or one name per line."""
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("'classes' must be UTF-8 text", "InvalidClasses") from None
+    if isinstance(value, str):
+        if not value.lstrip().startswith("["):
+            return [line for line in value.splitlines() if line.strip()]
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"'classes' starts with '[' but is not a JSON list ({exc})", "InvalidClasses") from None
+    if not isinstance(value, list):
+        raise InvalidInput(f"'classes' must be a list of class names, got {type(value).__name__}", "InvalidClasses")
+    return value
+
+
+def class_key(name: str) -> str:
+    """How a class name reads to the model: lower case, single spaces (also the duplicate check)."""
+    return " ".join(name.split()).lower()
+
+
+def parse_classes(value: Any) -> tuple[str, ...]:
+    """Validated class names from a request's ``classes`` field, as the caller wrote them."""
+    return check_class_names(_class_values(value))
+
+
+def check_class_names(names: Sequence[Any]) -> tuple[str, ...]:
+    """``names`` if the service accepts them as a class list, else :class:`InvalidInput` saying why."""
+    if not names:
+        raise InvalidInput(
+            '\'classes\' is empty: name at least one class, e.g. ["person", "hard hat"]', "InvalidClasses"
+        )
+    if len(names) > MAX_CLASSES:
+        raise InvalidInput(f"'classes' has {len(names)} names; the limit is {MAX_CLASSES}", "InvalidClasses")
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            raise InvalidInput(f"classes[{index}] must be a string, got {type(name).__name__}", "InvalidClasses")
+        if not name.strip():
+            raise InvalidInput(f"classes[{index}] is empty", "InvalidClasses")
+        if len(name) > MAX_CLASS_CHARS:
+            raise InvalidInput(
+                f"classes[{index}] is {len(name)} characters long; the limit is {MAX_CLASS_CHARS}", "InvalidClasses"
+            )
+        if "." in name:
+            raise InvalidInput(
+                f"classes[{index}] ({name!r}) contains '.', which separates classes in the prompt", "InvalidClasses"
+            )
+        key = class_key(name)
+        if key in seen:
+            raise InvalidInput(
+                f"duplicate class {name!r}: classes[{index}] repeats classes[{seen[key]}] (case-insensitive)",
+                "DuplicateClass",
+            )
+        seen[key] = index
+    return tuple(names)
+
+
+def classes_caption(classes: Sequence[str]) -> str:
+    """The caption for a class list: ``" . ".join(classes) + " ."``, lower case."""
+    return " . ".join(class_key(name) for name in classes) + " ."

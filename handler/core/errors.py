@@ -1,0 +1,34 @@
+"""The core's error taxonomy: what went wrong with one request, with a message for the caller.
+
+Stages raise :class:`InvalidInput` when the request cannot be answered as sent (the caller's
+fault) and :class:`InferenceError` when the service itself failed. Neither knows about HTTP:
+each front end maps them once (TorchServe: 400 and 500 with a ``{code, type, message}`` body).
+"""
+
+from __future__ import annotations
+
+
+class DetectionError(Exception):
+    """One request's failure; ``message`` is shown to the caller, ``error_type`` names the kind."""
+
+    default_type = "DetectionError"
+
+    def __init__(self, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type or self.default_type
+
+
+class InvalidInput(DetectionError):
+    """A request the service cannot answer as sent (bad field, unreadable image, prompt too long)."""
+
+    default_type = "InvalidRequest"
+
+
+class InferenceError(DetectionError):
+    """A failure of the service itself while answering one request; details go to the server log."""
+
+    default_type = "InternalServerError"
+
+    def __init__(self, message: str = "internal error while handling this request; see the server log") -> None:
+        super().__init__(message)

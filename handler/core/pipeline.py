@@ -1,0 +1,125 @@
+"""The detection pipeline: the stages wired together, with no serving protocol in sight.
+
+request fields -> parse/validate -> decode -> preprocess -> batched model call -> Detections.
+Each request's outcome is either its :class:`Detections` or the :class:`DetectionError` that
+stopped it; one bad request never affects the others. The model is any
+:class:`~handler.backends.base.Detector`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from handler.backends import load_detector
+from handler.backends.base import Detector
+from handler.core.batching import CallLimits, ModelInput, predict_batch
+from handler.core.detections import Detections
+from handler.core.errors import DetectionError, InferenceError
+from handler.core.image_decode import decode_image
+from handler.core.postprocess import build_detections
+from handler.core.preprocess import Preprocessor, Resize
+from handler.core.prompt import Prompt, build_prompt
+from handler.core.request import DetectionRequest, parse_request
+from handler.core.settings import HandlerSettings
+from handler.core.stage_timer import StageTimer
+
+logger = logging.getLogger(__name__)
+
+Outcome = Detections | DetectionError
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The outcomes of one batch, in request order, and the time each stage took."""
+
+    outcomes: list[Outcome]
+    timer: StageTimer
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request ready for the model, with the metadata its answer needs."""
+
+    request: DetectionRequest
+    image: torch.Tensor
+    size: tuple[int, int]  # (width, height) of the image as displayed
+    prompt: Prompt
+
+
+class DetectionPipeline:
+    """Answers batches of detection requests with one detector."""
+
+    def __init__(self, detector: Detector, settings: HandlerSettings) -> None:
+        self.detector = detector
+        self.settings = settings
+        self.resize = Resize(settings.resize_short, settings.resize_max)
+        self.preprocess = Preprocessor(self.resize, detector.device)
+        self.limits = CallLimits.for_device(detector.device, settings.max_sub_batch)
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
+    ) -> DetectionPipeline:
+        """Load the configured back end's model from the files under ``model_dir``."""
+        return cls(load_detector(model_dir, checkpoint, settings, device), settings)
+
+    def prepare(self, fields: Mapping[str, Any], timer: StageTimer | None = None) -> PreparedRequest:
+        """Parse, decode and preprocess one request (raises InvalidInput)."""
+        timer = timer or StageTimer()
+        with timer.stage("decode"):
+            request = parse_request(fields, self.settings)
+            decoded = decode_image(request.image, self.settings.max_pixels, self.resize.output_size)
+        with timer.stage("preprocess"):
+            prompt = build_prompt(request.caption, self.detector.tokenizer, request.classes, self.detector.max_text_len)
+            image = self.preprocess(decoded)
+        return PreparedRequest(request=request, image=image, size=decoded.size, prompt=prompt)
+
+    def _prepare_or_error(self, fields: Mapping[str, Any], timer: StageTimer) -> PreparedRequest | DetectionError:
+        try:
+            return self.prepare(fields, timer)
+        except DetectionError as error:
+            return error
+        except Exception:  # a bug or an unforeseen input must not take the batch down
+            logger.exception("unexpected failure while preparing a request")
+            return InferenceError()
+
+    def run(self, requests: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+        """One outcome per request's fields, in order: its detections, or the error for that request."""
+        return self.run_timed(requests).outcomes
+
+    def run_timed(self, requests: Sequence[Mapping[str, Any]]) -> BatchResult:
+        """Like :meth:`run`, with the time spent in each stage."""
+        timer = StageTimer()
+        outcomes: list[PreparedRequest | Outcome] = [self._prepare_or_error(r, timer) for r in requests]
+        ready = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, PreparedRequest)]
+        inputs = [
+            ModelInput(outcomes[i].image, chunk.caption, outcomes[i].request.box_threshold)
+            for i in ready
+            for chunk in outcomes[i].prompt.chunks
+        ]
+        with timer.stage("model"):
+            detections = iter(predict_batch(self.detector, inputs, self.limits))
+        with timer.stage("postprocess"):
+            for i in ready:
+                prepared = outcomes[i]
+                chunk_detections = [next(detections) for _ in prepared.prompt.chunks]
+                outcomes[i] = build_detections(
+                    chunk_detections, prepared.prompt, prepared.request, prepared.size, self.detector.tokenizer
+                )
+        return BatchResult(outcomes, timer)  # type: ignore[arg-type]
+
+    def warm_up(self) -> None:
+        """One request through every stage, so the first real request is not slow."""
+        buffer = io.BytesIO()
+        Image.new("RGB", (640, 480), (120, 110, 100)).save(buffer, format="PNG")
+        outcome = self.run([{"image": buffer.getvalue(), "caption": b"warm up"}])[0]
+        if isinstance(outcome, DetectionError):
+            raise RuntimeError(f"warm-up request failed: {outcome.message}")

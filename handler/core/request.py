@@ -1,0 +1,214 @@
+"""Stage 1: turn one request's fields into a validated :class:`DetectionRequest`.
+
+Fields arrive as a flat mapping, whatever the protocol: JSON values, or text and file parts as
+bytes (multipart form-data). Unwrapping a protocol's envelope is the front end's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from handler import defaults
+from handler.core.box_format import BOX_FORMATS
+from handler.core.class_names import classes_caption, parse_classes
+from handler.core.errors import InvalidInput
+from handler.core.settings import HandlerSettings
+
+IMAGE_FIELD = "image"
+TEXT_FIELDS = ("caption", "classes")
+THRESHOLD_FIELDS = ("box_threshold", "text_threshold")
+OUTPUT_FIELDS = ("nms_threshold", "class_agnostic_nms", "max_detections", "box_format", "normalized")
+ALIASES = {"caption_threshold": "text_threshold"}
+KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *ALIASES))
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+_DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DetectionRequest:
+    """One validated request: encoded image bytes, normalised caption, thresholds and output options.
+
+    ``classes`` is the caller's class list when the caption was built from one (``None`` for a
+    plain caption).
+    """
+
+    image: bytes
+    caption: str
+    box_threshold: float
+    text_threshold: float
+    classes: tuple[str, ...] | None = None
+    nms_threshold: float | None = None
+    class_agnostic_nms: bool = False
+    max_detections: int = defaults.MAX_DETECTIONS
+    box_format: str = "xyxy"
+    normalized: bool = False
+
+
+def normalize_caption(caption: str) -> str:
+    """Lower-case and end with '.', as the upstream reference ``preprocess_caption``."""
+    caption = caption.lower().strip()
+    return caption if caption.endswith(".") else caption + "."
+
+
+def _text(name: str, value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"'{name}' must be UTF-8 text", "InvalidParameter") from None
+    if isinstance(value, str):
+        return value
+    raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}", "InvalidParameter")
+
+
+def decode_image_field(value: Any) -> bytes:
+    """Image bytes from a multipart file part, or from base64 text (data-URI prefix allowed)."""
+    if isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+        if not data:
+            raise InvalidInput("'image' is empty", "InvalidImage")
+        if data[:5].lower() == b"data:" or _looks_like_base64(data):
+            try:
+                return decode_image_field(data.decode("ascii"))
+            except (InvalidInput, UnicodeDecodeError):
+                pass  # not base64 after all: treat as the file's own bytes
+        return data
+    if not isinstance(value, str):
+        raise InvalidInput(f"'image' must be base64 text or a file part, got {type(value).__name__}", "InvalidImage")
+    text = _DATA_URI.sub("", value.strip(), count=1)
+    if not text:
+        raise InvalidInput("'image' is empty", "InvalidImage")
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("'image' is not valid base64", "InvalidBase64") from None
+    if not data:
+        raise InvalidInput("'image' is empty after base64 decoding", "InvalidImage")
+    return data
+
+
+def _looks_like_base64(data: bytes) -> bool:
+    """Multipart clients sometimes send the base64 text as a plain form field."""
+    head = data[:64]
+    return bool(head) and re.fullmatch(rb"[A-Za-z0-9+/=\s]+", head) is not None
+
+
+def _threshold(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be a number in [0, 1], got a boolean", "InvalidParameter")
+    if isinstance(value, (bytes, bytearray, str)):
+        text = _text(name, value).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise InvalidInput(f"'{name}' must be a number in [0, 1], got {text!r}", "InvalidParameter") from None
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidInput(f"'{name}' must be a number in [0, 1], got {value!r}", "InvalidParameter")
+    if not 0.0 <= value <= 1.0:
+        raise InvalidInput(f"'{name}' must be in [0, 1], got {value}", "InvalidParameter")
+    return float(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A JSON boolean, or true/false/1/0/yes/no as text (multipart)."""
+    if isinstance(value, bool):
+        return value
+    text = _text(name, value).strip().lower() if isinstance(value, (bytes, bytearray, str)) else None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise InvalidInput(f"'{name}' must be true or false, got {value!r}", "InvalidParameter")
+
+
+def _count(name: str, value: Any, limit: int) -> int:
+    """A whole number in [1, limit], as a JSON integer or as text (multipart)."""
+    if isinstance(value, (bytes, bytearray, str)):
+        value = _text(name, value).strip()
+        value = int(value) if value.isdecimal() else value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise InvalidInput(f"'{name}' must be a whole number in [1, {limit}], got {value!r}", "InvalidParameter")
+    return value
+
+
+def _box_format(value: Any) -> str:
+    text = _text("box_format", value).strip().lower()
+    if text not in BOX_FORMATS:
+        raise InvalidInput(f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", "InvalidParameter")
+    return text
+
+
+def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dict[str, Any]:
+    """NMS, size and box format options; absent fields keep DetectionRequest's defaults."""
+    present = {name: fields[name] for name in OUTPUT_FIELDS if fields.get(name) is not None}
+    parsers = {
+        "nms_threshold": lambda value: _threshold("nms_threshold", value),
+        "class_agnostic_nms": lambda value: _flag("class_agnostic_nms", value),
+        "max_detections": lambda value: _count("max_detections", value, defaults.MAX_DETECTIONS_LIMIT),
+        "box_format": _box_format,
+        "normalized": lambda value: _flag("normalized", value),
+    }
+    options: dict[str, Any] = {name: parsers[name](value) for name, value in present.items()}
+    options.setdefault("max_detections", settings.max_detections)
+    if options.get("class_agnostic_nms") and options.get("nms_threshold") is None:
+        raise InvalidInput(
+            "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter"
+        )
+    return options
+
+
+def validate_caption(caption: str, max_chars: int) -> str:
+    """A usable, normalised caption, or an InvalidInput that says why not."""
+    if not caption.strip():
+        raise InvalidInput("'caption' is empty: name what to detect, e.g. 'cat . remote control'", "InvalidCaption")
+    if not caption.replace(".", "").strip():
+        raise InvalidInput("'caption' has only dots and spaces: name what to detect", "InvalidCaption")
+    if len(caption) > max_chars:
+        raise InvalidInput(f"'caption' is {len(caption)} characters long; the limit is {max_chars}", "InvalidCaption")
+    return normalize_caption(caption)
+
+
+def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> DetectionRequest:
+    """Validate one request's fields; every problem becomes an InvalidInput naming the field."""
+    fields = dict(raw)
+    unknown = sorted(set(fields) - KNOWN_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(KNOWN_FIELDS))}", "UnknownField"
+        )
+    for alias, name in ALIASES.items():
+        if alias in fields:
+            if name in fields:
+                raise InvalidInput(f"send either '{name}' or its alias '{alias}', not both", "InvalidParameter")
+            fields[name] = fields.pop(alias)
+    if IMAGE_FIELD not in fields:
+        raise InvalidInput("'image' is required (base64 in JSON, or a file part in multipart)", "MissingField")
+    if "caption" in fields and "classes" in fields:
+        raise InvalidInput("send either 'caption' or 'classes', not both", "InvalidParameter")
+    if "classes" in fields:
+        classes: tuple[str, ...] | None = parse_classes(fields["classes"])
+        caption = classes_caption(classes)
+    elif "caption" in fields:
+        classes = None
+        caption = validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars)
+    else:
+        raise InvalidInput(
+            "'caption' or 'classes' is required, e.g. 'cat . remote control' or [\"cat\", \"remote control\"]",
+            "MissingField",
+        )
+    thresholds = {
+        name: _threshold(name, fields[name]) if fields.get(name) is not None else getattr(settings, name)
+        for name in THRESHOLD_FIELDS
+    }
+    return DetectionRequest(
+        image=decode_image_field(fields[IMAGE_FIELD]),
+        caption=caption,
+        classes=classes,
+        **thresholds,
+        **_output_options(fields, settings),
+    )

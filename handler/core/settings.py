@@ -1,0 +1,43 @@
+"""Handler settings: defaults that the ``handler:`` section of model-config.yaml can override."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from handler import defaults
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    """Everything the stages need to know that does not come with a request."""
+
+    backend: str = defaults.BACKEND  # see handler.backends
+    model_config: str = defaults.MODEL_CONFIG
+    bert_dir: str = defaults.BERT_DIR
+    box_threshold: float = defaults.BOX_THRESHOLD
+    text_threshold: float = defaults.TEXT_THRESHOLD
+    resize_short: int = 800  # reference: T.RandomResize([800], max_size=1333)
+    resize_max: int = 1333
+    max_pixels: int = 40_000_000  # decoded size limit; larger images are refused before decoding
+    max_caption_chars: int = 4096
+    max_detections: int = defaults.MAX_DETECTIONS  # default for requests that do not send 'max_detections'
+    max_sub_batch: int = 8  # largest model call on CUDA (multi-threaded CPU calls hold one caption: batching.py)
+    dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see handler.backends.upstream.precision
+    warmup: bool = True
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> HandlerSettings:
+        """Build settings from a mapping, refusing unknown keys so typos do not pass silently."""
+        values = dict(values or {})
+        known = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown handler settings in model-config.yaml: {', '.join(unknown)}")
+        typed = {}
+        for name, value in values.items():
+            default = known[name].default
+            typed[name] = type(default)(value) if not isinstance(default, bool) else bool(value)
+        return cls(**typed)

@@ -1,0 +1,38 @@
+"""Custom TorchServe metrics per batch: stage times, batch size, detections per image.
+
+Names are Prometheus gauges on the metrics endpoint (labels ModelName, Level, Hostname).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ts.metrics.dimension import Dimension
+from ts.metrics.metric_type_enum import MetricTypes
+
+from handler.core.stage_timer import StageTimer
+
+STAGE_METRICS = {
+    "decode": "GroundingDINODecodeTime",
+    "preprocess": "GroundingDINOPreprocessTime",
+    "model": "GroundingDINOModelTime",
+    "postprocess": "GroundingDINOPostprocessTime",
+}
+BATCH_SIZE_METRIC = "GroundingDINOBatchSize"
+DETECTIONS_METRIC = "GroundingDINODetectionsPerImage"
+
+
+def emit_metrics(metrics: Any, timer: StageTimer, batch_size: int, detections_per_image: Sequence[int]) -> None:
+    """Report one batch to TorchServe: ms per stage (batch totals), batch size, detections per image."""
+
+    def gauge(name: str, value: float, unit: str) -> None:
+        # Fresh dimensions each call: TorchServe appends its defaults to a shared default list.
+        dimensions = [Dimension("ModelName", metrics.model_name), Dimension("Level", "Model")]
+        metrics.add_metric(name, value, unit, None, dimensions, MetricTypes.GAUGE)
+
+    for stage, name in STAGE_METRICS.items():
+        gauge(name, round(timer.totals_ms.get(stage, 0.0), 3), "ms")
+    gauge(BATCH_SIZE_METRIC, batch_size, "count")
+    for count in detections_per_image:
+        gauge(DETECTIONS_METRIC, count, "count")

@@ -1,0 +1,73 @@
+"""TorchServe entry point: a thin adapter from TorchServe's context and batches to the pipeline.
+
+Bad requests get HTTP 400 (or 500 for an internal failure) with a JSON body, for that request
+alone; the other requests of the batch are answered normally. The pipeline's stage timings,
+the batch size and the detections per image are emitted as custom metrics (see ``metrics``).
+The ``.mar`` names this file as its handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handler.core.pipeline import DetectionPipeline
+from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_batch
+from handler.frontends.torchserve.metrics import emit_metrics
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+def select_device(gpu_id: Any) -> torch.device:
+    """``cuda:{gpu_id}`` when TorchServe assigned a GPU and CUDA works, else the CPU."""
+    if gpu_id is not None and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(gpu_id)}")
+    return torch.device("cpu")
+
+
+def cpu_threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Split the host's cores evenly between the model's workers (at least one each)."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
+class GroundingDINOHandler:
+    """The TorchServe custom service: ``initialize`` once per worker, ``handle`` per batch."""
+
+    def __init__(self) -> None:
+        self.pipeline: DetectionPipeline | None = None
+        self.initialized = False
+
+    def initialize(self, context: Any) -> None:
+        properties = context.system_properties
+        model_dir = Path(properties["model_dir"])
+        yaml_config = getattr(context, "model_yaml_config", None) or {}
+        settings = HandlerSettings.from_mapping(yaml_config.get("handler"))
+        device = select_device(properties.get("gpu_id"))
+        if device.type == "cpu":
+            torch.set_num_threads(cpu_threads_per_worker(int(yaml_config.get("minWorkers", 1))))
+        checkpoint = model_dir / context.manifest["model"]["serializedFile"]
+        logger.info("loading %s with %s on %s", checkpoint.name, settings.model_config, device)
+        self.pipeline = DetectionPipeline.load(model_dir, checkpoint, settings, device)
+        if settings.warmup:
+            self.pipeline.warm_up()
+        self.initialized = True
+        logger.info("GroundingDINO ready on %s (%d CPU threads)", device, torch.get_num_threads())
+
+    def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
+        """One compact JSON body per request; each error request gets its own status."""
+        assert self.pipeline is not None, "initialize() must run before handle()"
+        logger.info("handling a batch of %d request(s)", len(data))
+        batch = answer_batch(self.pipeline, data)
+        emit_metrics(context.metrics, batch.timer, len(data), batch.detections_per_image)
+        for index, reply in enumerate(batch.replies):
+            context.set_response_content_type(index, JSON)
+            if reply.status != 200:
+                context.set_response_status(reply.status, reply.body["message"], index)
+        return [reply.encoded() for reply in batch.replies]

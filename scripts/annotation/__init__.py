@@ -1,7 +1,0 @@
-"""Batch annotation client: a folder of images to COCO, Label Studio, YOLO, JSONL and annotated
-pictures, through the service's REST API only (``scripts/annotate.py`` is its command line)."""
-
-from scripts.annotation.runner import AnnotateOptions, annotate, run
-from scripts.annotation.summary import Summary
-
-__all__ = ["AnnotateOptions", "Summary", "annotate", "run"]

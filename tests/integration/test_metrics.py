@@ -1,0 +1,34 @@
+"""The handler's custom metrics reach TorchServe's Prometheus metrics endpoint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from handler.frontends.torchserve.metrics import BATCH_SIZE_METRIC, DETECTIONS_METRIC, STAGE_METRICS
+from handler.testing import photo_bytes
+from scripts.torchserve_runner import TorchServe
+
+pytestmark = pytest.mark.integration  # starts a real TorchServe
+
+
+def _metric_value(text: str, name: str) -> float | None:
+    match = re.search(rf'^{name}\{{[^}}]*ModelName="groundingdino"[^}}]*\}} (\S+)$', text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def test_stage_batch_and_detection_metrics_appear_at_metrics_endpoint_after_a_request(served_model: TorchServe) -> None:
+    reply = requests.post(
+        f"{served_model.url}/predictions/groundingdino",
+        files={"image": photo_bytes("chelsea.png"), "caption": b"a cat"},
+        timeout=300,
+    )
+    assert reply.status_code == 200, reply.text
+    text = requests.get(f"{served_model.metrics_url}/metrics", timeout=30).text
+    for name in (*STAGE_METRICS.values(), BATCH_SIZE_METRIC, DETECTIONS_METRIC):
+        assert _metric_value(text, name) is not None, f"{name} missing from /metrics:\n{text}"
+    assert _metric_value(text, STAGE_METRICS["model"]) > 0
+    assert _metric_value(text, BATCH_SIZE_METRIC) >= 1
+    assert _metric_value(text, DETECTIONS_METRIC) == len(reply.json()["boxes"])

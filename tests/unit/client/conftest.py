@@ -1,0 +1,40 @@
+"""Fixtures of the annotation client's tests: a fake service and folders of images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from handler.testing import encode
+from tests.fake_service import FakeServer, FakeService
+from tests.image_folders import CORRUPT, write_images
+
+
+@pytest.fixture
+def small_folder(tmp_path: Path) -> Path:
+    """Six small generated pictures in nested folders, one corrupt PNG and one text file."""
+    images = {
+        f"{folder}img{i}.{fmt.lower()}": encode(Image.new("RGB", (64 + 8 * i, 48 + 4 * i), (40 * i, 90, 200)), fmt)
+        for i, (folder, fmt) in enumerate(
+            [("", "PNG"), ("", "JPEG"), ("a/", "PNG"), ("a/", "JPEG"), ("a/b/", "PNG"), ("c/", "PNG")]
+        )
+    }
+    return write_images(tmp_path / "images", {**images, "a/broken.png": CORRUPT, "notes.txt": b"not an image"})
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[..., FakeServer]]:
+    """Start fake services with the given FakeService settings; all stopped after the test."""
+    started: list[FakeServer] = []
+
+    def start(**settings: object) -> FakeServer:
+        server = FakeServer(FakeService(**settings)).__enter__()  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__()

@@ -1,0 +1,134 @@
+"""A request's answer does not depend on its batch-mates, on the full Swin-T config.
+
+Random weights amplify any numerical leak between batch items (the top-900 query selection turns
+1e-6 into other boxes), so they are used on purpose. Every member of every batch is compared with
+the same request run alone: same phrases, labels and class ids, boxes and scores within 1e-4.
+The largest difference each test measured is logged (``pytest --log-cli-level=INFO``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+from handler.core.batching import CallLimits
+from handler.core.pipeline import DetectionPipeline
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.testing import NAMES_400, encode
+
+logger = logging.getLogger(__name__)
+TOLERANCE = 1e-4
+Request = dict[str, Any]
+
+
+def _request(image: bytes, prompt: str | list[str], threshold: float = 0.6) -> Request:
+    text = {"classes": prompt} if isinstance(prompt, list) else {"caption": prompt}
+    return {"image": image, **text, "box_threshold": threshold, "text_threshold": threshold, "normalized": True}
+
+
+def _variant(data: bytes, transform: Callable[[Image.Image], Image.Image]) -> bytes:
+    return encode(transform(Image.open(io.BytesIO(data)).convert("RGB")))
+
+
+@pytest.fixture(scope="module")
+def images(photos: dict[str, bytes]) -> dict[str, bytes]:
+    """The sample photos plus two same-size variants of coffee.png (distinct pixels, one resized shape)."""
+    coffee = photos["coffee.png"]
+    return {
+        **photos,
+        "coffee-mirror": _variant(coffee, ImageOps.mirror),
+        "coffee-flip": _variant(coffee, ImageOps.flip),
+    }
+
+
+def _difference(batched: dict[str, Any], alone: dict[str, Any]) -> float:
+    for field in ("phrases", "labels", "class_ids", "image_size"):
+        assert batched[field] == alone[field], field
+    if not alone["boxes"]:
+        return 0.0
+    boxes = (torch.tensor(batched["boxes"]) - torch.tensor(alone["boxes"])).abs().max()
+    scores = (torch.tensor(batched["scores"]) - torch.tensor(alone["scores"])).abs().max()
+    return float(max(boxes, scores))
+
+
+def assert_each_answer_as_if_alone(pipeline: DetectionPipeline, requests: list[Request], name: str) -> None:
+    """Run ``requests`` as one batch and compare every member with its solo answer."""
+    batched = answer_bodies(pipeline, requests)
+    solo = [answer_bodies(pipeline, [request])[0] for request in requests]
+    assert sum(bool(answer["boxes"]) for answer in solo) >= len(solo) - 1, "the cases must produce detections"
+    differences = [_difference(b, s) for b, s in zip(batched, solo)]
+    logger.info("%s: largest batched-vs-solo difference %.3g over %d requests", name, max(differences), len(requests))
+    assert max(differences) <= TOLERANCE, differences
+
+
+def test_different_images_of_one_size_with_different_captions(full_pipeline, images) -> None:
+    requests = [
+        _request(images["coffee.png"], "rocket ."),
+        _request(images["coffee-mirror"], "bird . sky ."),
+        _request(images["coffee-flip"], "cup . saucer . a silver spoon"),
+        _request(images["coffee-mirror"], "plane ."),
+    ]
+    assert_each_answer_as_if_alone(full_pipeline, requests, "same size, different captions")
+
+
+def test_one_image_with_several_captions(full_pipeline, images) -> None:
+    captions = ["person .", "helmet . glove", "flag .", "a person in a white space suit . an american flag"]
+    requests = [_request(images["astronaut.png"], caption) for caption in captions]
+    assert_each_answer_as_if_alone(full_pipeline, requests, "one image, several captions")
+
+
+def test_images_of_different_sizes(full_pipeline, images) -> None:
+    names = ["astronaut.png", "chelsea.png", "rocket.jpg", "coffee.png", "motorcycle_left.png"]
+    requests = [_request(images[name], "cat . rocket . cup . person") for name in names]
+    assert_each_answer_as_if_alone(full_pipeline, requests, "different sizes, one caption")
+
+
+def test_prompts_over_256_tokens(full_pipeline, images) -> None:
+    requests = [
+        _request(images["coffee.png"], NAMES_400[:120]),
+        _request(images["coffee-mirror"], NAMES_400[100:220]),
+        _request(images["coffee-flip"], "cup ."),
+        _request(images["chelsea.png"], NAMES_400[:120]),
+    ]
+    assert all(len(full_pipeline.prepare(request).prompt.chunks) > 1 for request in requests[:2])
+    assert_each_answer_as_if_alone(full_pipeline, requests, "prompts over 256 tokens")
+
+
+def test_every_request_of_a_mixed_batch_in_either_order(full_pipeline, images) -> None:
+    requests = [
+        _request(images["coffee.png"], "rocket ."),
+        _request(images["astronaut.png"], "person . flag"),
+        _request(images["coffee-mirror"], NAMES_400[:120]),
+        _request(images["coffee-flip"], "rocket ."),
+        _request(images["astronaut.png"], "helmet ."),
+        _request(images["rocket.jpg"], "rocket . smoke"),
+    ]
+    assert_each_answer_as_if_alone(full_pipeline, requests, "mixed batch")
+    assert_each_answer_as_if_alone(full_pipeline, requests[::-1], "mixed batch, reversed")
+
+
+def test_batched_calls_on_one_thread_equal_solo(full_pipeline, images, monkeypatch) -> None:
+    """The plan of CUDA and one-thread CPU workers: shared backbone pass, calls of equal-length captions.
+
+    One CPU thread makes the GEMMs' rounding independent of the batch size, so what is left to
+    compare is what the fixes and the grouping decide: no batch-wide max, no mask mix-up, no padding.
+    """
+    monkeypatch.setattr(full_pipeline, "limits", CallLimits(max_images=8, max_captions=8))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        requests = [
+            _request(images["coffee.png"], "rocket ."),
+            _request(images["coffee-mirror"], "plane ."),
+            _request(images["coffee-flip"], "bird . sky ."),
+            _request(images["coffee.png"], "cup . saucer . a silver spoon"),
+        ]
+        assert_each_answer_as_if_alone(full_pipeline, requests, "CUDA plan at one thread")
+    finally:
+        torch.set_num_threads(threads)

@@ -1,0 +1,177 @@
+"""Class lists: validation, token spans, and a class id for every box."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from handler.backends.upstream.bert_tokens import BertTokens
+from handler.core.class_names import MAX_CLASS_CHARS, MAX_CLASSES
+from handler.core.errors import InvalidInput
+from handler.core.pipeline import DetectionPipeline
+from handler.core.prompt import assign_classes, build_prompt
+from handler.core.request import parse_request
+from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.frontends.torchserve.responses import error_status
+from handler.testing import REPO
+
+COCO_NAMES = (
+    "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign "
+    "parking_meter bench bird cat dog horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie "
+    "suitcase frisbee skis snowboard sports_ball kite baseball_bat baseball_glove skateboard surfboard "
+    "tennis_racket bottle wine_glass cup fork knife spoon bowl banana apple sandwich orange broccoli carrot "
+    "hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv laptop mouse remote keyboard "
+    "cell_phone microwave oven toaster sink refrigerator book clock vase scissors teddy_bear hair_drier toothbrush"
+)
+COCO = [name.replace("_", " ") for name in COCO_NAMES.split()]
+SPECIAL = ("[CLS]", "[SEP]", "[PAD]", "##")
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Any:
+    return AutoTokenizer.from_pretrained(str(REPO / "bert-base-uncased"))
+
+
+def _classes(value: Any) -> tuple[str, ...] | None:
+    return parse_request({"image": b"image bytes", "classes": value}, HandlerSettings()).classes
+
+
+def _assert_every_box_has_its_class(response: dict[str, Any], classes: list[str]) -> None:
+    count = len(response["boxes"])
+    assert count > 0
+    assert len(response["class_ids"]) == len(response["labels"]) == len(response["phrases"]) == count
+    assert all(0 <= class_id < len(classes) for class_id in response["class_ids"])
+    assert response["labels"] == [classes[class_id] for class_id in response["class_ids"]]
+
+
+def test_coco_list_has_80_names() -> None:
+    assert len(COCO) == 80 and len(set(COCO)) == 80
+
+
+@pytest.mark.parametrize("classes", [["Person", "hard hat", "steel pipe"], COCO], ids=["3", "80-coco"])
+def test_every_box_gets_a_valid_class_id_and_the_callers_label(
+    pipeline: DetectionPipeline, photos: dict[str, bytes], classes: list[str]
+) -> None:
+    response = answer_bodies(pipeline, [{"image": photos["astronaut.png"], "classes": classes, "box_threshold": 0.75}])[
+        0
+    ]
+    _assert_every_box_has_its_class(response, classes)
+
+
+def test_caption_phrases_get_labels_and_class_ids(pipeline: DetectionPipeline, photos: dict[str, bytes]) -> None:
+    request = {"image": photos["chelsea.png"], "caption": "Cat . remote control", "box_threshold": 0.75}
+    response = answer_bodies(pipeline, [request])[0]
+    _assert_every_box_has_its_class(response, ["cat", "remote control"])
+
+
+def test_class_list_and_equivalent_caption_give_the_same_detections(
+    pipeline: DetectionPipeline, photos: dict[str, bytes]
+) -> None:
+    common = {"image": photos["chelsea.png"], "box_threshold": 0.75}
+    by_classes, by_caption = answer_bodies(
+        pipeline, [{**common, "classes": ["Cat", "remote control"]}, {**common, "caption": "cat . remote control ."}]
+    )
+    assert by_classes["boxes"] == by_caption["boxes"] and by_classes["class_ids"] == by_caption["class_ids"]
+    assert set(by_classes["labels"]) <= {"Cat", "remote control"}
+
+
+def test_phrases_contain_no_word_pieces_or_special_tokens(
+    pipeline: DetectionPipeline, photos: dict[str, bytes]
+) -> None:
+    classes = ["thingamajig", "hydrant", "skateboarder", "hard hat"]
+    response = answer_bodies(
+        pipeline, [{"image": photos["rocket.jpg"], "classes": classes, "box_threshold": 0.7, "text_threshold": 0.0}]
+    )[0]
+    assert response["phrases"]
+    for text in response["phrases"]:
+        assert not any(marker in text for marker in SPECIAL) and "." not in text
+        assert text == "thingamajig hydrant skateboarder hard hat"  # every token matched: whole words back
+
+
+def test_token_spans_cover_every_word_piece_of_each_class(tokenizer: Any) -> None:
+    classes = ["thingamajig", "hard hat", "steel-pipe"]
+    (chunk,) = build_prompt("thingamajig . hard hat . steel-pipe .", BertTokens(tokenizer), classes).chunks
+    for class_id, name in enumerate(classes):
+        positions = (chunk.token_class == class_id).nonzero().flatten().tolist()
+        assert [chunk.tokens.input_ids[p] for p in positions] == tokenizer(name, add_special_tokens=False)["input_ids"]
+
+
+def test_box_goes_to_the_class_with_the_highest_token_probability(tokenizer: Any) -> None:
+    (chunk,) = build_prompt("person . hard hat .", BertTokens(tokenizer)).chunks  # [CLS] person . hard hat . [SEP]
+    probs = torch.zeros(2, 256)
+    probs[0, [1, 3, 4]] = torch.tensor([0.8, 0.1, 0.9])  # 'hat' is the best token: max beats mean here
+    probs[1, [0, 1, 2, 3]] = torch.tensor([0.99, 0.6, 0.95, 0.5])  # [CLS] and '.' belong to no class
+    assert assign_classes(probs, chunk).tolist() == [1, 0]
+
+
+def test_tied_class_scores_go_to_the_earlier_class(tokenizer: Any) -> None:
+    (chunk,) = build_prompt("person . hard hat .", BertTokens(tokenizer)).chunks
+    probs = torch.zeros(1, 256)
+    probs[0, [1, 4]] = 0.7
+    assert assign_classes(probs, chunk).tolist() == [0]
+
+
+def test_multipart_classes_as_json_list_text_or_one_per_line() -> None:
+    expected = ("person", "Hard hat", "steel pipe")
+    assert _classes(json.dumps(list(expected)).encode()) == expected
+    assert _classes(b"person\nHard hat\r\n\nsteel pipe\n") == expected
+    assert _classes(list(expected)) == expected
+
+
+def test_caption_is_built_from_classes_in_lower_case() -> None:
+    request = parse_request({"image": b"x", "classes": ["Person", " hard  hat "]}, HandlerSettings())
+    assert request.caption == "person . hard hat ."
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (["person", "Hard Hat", "hard hat "], "duplicate class 'hard hat '"),
+        ([], "empty"),
+        (["person", "  "], r"classes\[1\] is empty"),
+        (["person", 3], r"classes\[1\] must be a string"),
+        (["x" * (MAX_CLASS_CHARS + 1)], "limit is 256"),
+        ([f"c{i}" for i in range(MAX_CLASSES + 1)], "limit is 2000"),
+        (["st. bernard"], "contains '.'"),
+        ({"person": 1}, "must be a list"),
+        (7, "must be a list"),
+        (b"[person, dog]", "not a JSON list"),
+        (b"\xff\xfe", "UTF-8"),
+    ],
+)
+def test_bad_class_list_is_a_400_saying_why(value: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as error:
+        _classes(value)
+    assert error_status(error.value) == 400
+
+
+def test_caption_and_classes_together_is_a_400() -> None:
+    with pytest.raises(InvalidInput, match="either 'caption' or 'classes'"):
+        parse_request({"image": b"x", "caption": "cat", "classes": ["dog"]}, HandlerSettings())
+
+
+def test_neither_caption_nor_classes_is_a_400() -> None:
+    with pytest.raises(InvalidInput, match="'caption' or 'classes' is required"):
+        parse_request({"image": b"x"}, HandlerSettings())
+
+
+def test_class_without_readable_text_is_a_400_from_the_pipeline(
+    pipeline: DetectionPipeline, photos: dict[str, bytes]
+) -> None:
+    (outcome,) = answer_bodies(pipeline, [{"image": photos["coffee.png"], "classes": ["cup", "\u200b"]}])
+    assert outcome["code"] == 400 and "no text" in outcome["message"]
+
+
+def test_stray_dots_in_a_caption_do_not_shift_class_ids(tokenizer: Any) -> None:
+    prompt = build_prompt(". cat .. dog . .", BertTokens(tokenizer))
+    (chunk,) = prompt.chunks
+    assert prompt.labels == ("cat", "dog") and chunk.caption == ". cat .. dog . ."
+    positions = {class_id: (chunk.token_class == class_id).nonzero().flatten().tolist() for class_id in (0, 1)}
+    assert [chunk.tokens.input_ids[positions[0][0]], chunk.tokens.input_ids[positions[1][0]]] == (
+        tokenizer("cat dog", add_special_tokens=False)["input_ids"]
+    )

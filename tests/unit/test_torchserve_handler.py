@@ -1,0 +1,98 @@
+"""The thin TorchServe adapter, driven with a fake context: statuses per request, device, threads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.torchserve_handler import GroundingDINOHandler, cpu_threads_per_worker, select_device
+from handler.testing import REPO, TEST_HANDLER_SETTINGS, TINY_CONFIG, b64
+
+
+class FakeMetrics:
+    """Records what the handler reports through ts.metrics (name, value, unit)."""
+
+    model_name = "groundingdino"
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, float, str]] = []
+
+    def add_metric(self, name: str, value: float, unit: str, *_: Any) -> None:
+        self.recorded.append((name, value, unit))
+
+
+class FakeContext:
+    """The parts of ts.context.Context the handler uses."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.system_properties = {"model_dir": str(REPO), "gpu_id": None}
+        self.manifest = {"model": {"serializedFile": str(checkpoint.relative_to(REPO))}}
+        self.model_yaml_config = {
+            "minWorkers": 1,
+            "handler": {"model_config": f"model_config/{TINY_CONFIG.name}", "warmup": False, **TEST_HANDLER_SETTINGS},
+        }
+        self.statuses: list[tuple[int, str, int]] = []
+        self.content_types: dict[int, str] = {}
+        self.metrics = FakeMetrics()
+
+    def set_response_status(self, code: int, phrase: str, idx: int) -> None:
+        self.statuses.append((code, phrase, idx))
+
+    def set_response_content_type(self, idx: int, value: str) -> None:
+        self.content_types[idx] = value
+
+
+@pytest.fixture(scope="module")
+def handler_and_context(tiny_checkpoint: Path) -> tuple[GroundingDINOHandler, FakeContext]:
+    context = FakeContext(tiny_checkpoint)
+    handler = GroundingDINOHandler()
+    handler.initialize(context)
+    return handler, context
+
+
+def test_bad_request_in_batch_gets_400_status_and_json_body_only_for_itself(handler_and_context, photos):
+    handler, context = handler_and_context
+    good = {"body": {"image": b64(photos["coffee.png"]), "caption": "cup", "box_threshold": 0.7}}
+    bad = {"body": {"image": b64(photos["coffee.png"])}}
+    responses: list[dict[str, Any]] = [json.loads(body) for body in handler.handle([good, bad, good], context)]
+    message = responses[1]["message"]
+    assert context.statuses == [(400, message, 1)]
+    assert responses[1] == {"code": 400, "type": "MissingField", "message": message}
+    assert "'caption' or 'classes' is required" in message
+    assert responses[0]["boxes"] and responses[0] == responses[2]
+
+
+def test_each_batch_reports_stage_times_batch_size_and_detections(handler_and_context, photos):
+    handler, context = handler_and_context
+    context.metrics.recorded.clear()
+    good = {"body": {"image": b64(photos["chelsea.png"]), "caption": "cat", "box_threshold": 0.8}}
+    [answer] = [json.loads(body) for body in handler.handle([good], context)]
+    recorded = {name: (value, unit) for name, value, unit in context.metrics.recorded}
+    assert recorded["GroundingDINOBatchSize"] == (1, "count")
+    assert recorded["GroundingDINODetectionsPerImage"] == (len(answer["boxes"]), "count")
+    assert recorded["GroundingDINOModelTime"][0] > 0 and recorded["GroundingDINOModelTime"][1] == "ms"
+
+
+def test_cpu_is_used_when_no_gpu_is_assigned():
+    assert select_device(None) == torch.device("cpu")
+
+
+def test_cpu_threads_are_split_between_workers():
+    assert cpu_threads_per_worker(1, cores=16) == 16
+    assert cpu_threads_per_worker(4, cores=16) == 4
+    assert cpu_threads_per_worker(4, cores=2) == 1
+
+
+def test_unknown_handler_setting_is_refused_at_start_up():
+    with pytest.raises(ValueError, match="resize_shrot"):
+        HandlerSettings.from_mapping({"resize_shrot": 640})
+
+
+def test_handler_settings_from_yaml_are_typed():
+    settings = HandlerSettings.from_mapping({"resize_short": "640", "box_threshold": "0.5", "warmup": 0})
+    assert settings.resize_short == 640 and settings.box_threshold == 0.5 and settings.warmup is False
