@@ -17,9 +17,11 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PYTHON=python3.11
 
 # tini is PID 1: it forwards SIGTERM to the serve command and reaps TorchServe's exited workers.
+# The X11/GL libraries are what opencv-python (required by rf-groundingdino) links against.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates tini \
+        libgl1 libsm6 libice6 libxext6 libx11-6 libxcb1 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 model-server
@@ -50,6 +52,6 @@ VOLUME ["/cache"]
 USER 1000
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=30s --timeout=5s --start-period=600s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/ping', timeout=4)"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=600s CMD ["python", "scripts/healthcheck.py"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["python", "scripts/serve_model.py"]

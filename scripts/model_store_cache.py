@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 from scripts.build_mar import BERT_FILES, REPO, build_mar, merged_model_yaml
 
+MODEL_NAME = "groundingdino"
+
 logger = logging.getLogger("model_store_cache")
 
 
@@ -43,13 +45,8 @@ def store_key(checkpoint: Path, model_config: Path, model_name: str, model_yaml:
     return digest.hexdigest()[:20]
 
 
-def cached_model_store(
-    checkpoint: Path,
-    cache_root: Path,
-    model_config: Path = REPO / "model_config/GroundingDINO_SwinT_OGC.py",
-    model_name: str = "groundingdino",
-    overrides: Mapping[str, Any] | None = None,
-) -> Path:
+def cached_model_store(checkpoint: Path, cache_root: Path, model_config: Path,
+                       overrides: Mapping[str, Any] | None = None, model_name: str = MODEL_NAME) -> Path:
     """A model store holding ``model_name`` (no-archive) for these inputs; built only when missing."""
     started = time.monotonic()
     key = store_key(checkpoint, model_config, model_name, merged_model_yaml(model_config, overrides))

@@ -31,6 +31,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def workers_ready(management_url: str, model_name: str) -> bool:
+    """Whether the model has workers and all are READY (``/ping`` says Healthy before that)."""
+    try:
+        reply = requests.get(f"{management_url}/models/{model_name}", timeout=5)
+    except requests.RequestException:
+        return False
+    if reply.status_code != 200:
+        return False
+    workers = reply.json()[0].get("workers", [])
+    return bool(workers) and all(worker.get("status") == "READY" for worker in workers)
+
+
 def _torchserve_executable() -> str:
     """The torchserve launcher of this interpreter's environment (a venv need not be activated)."""
     beside = Path(sys.executable).parent / "torchserve"
@@ -134,14 +146,7 @@ class TorchServe:
         raise TimeoutError(f"model not READY after {timeout:.0f} s:\n{self.tail_log()}")
 
     def model_ready(self) -> bool:
-        try:
-            reply = requests.get(f"{self.management_url}/models/{self.model_name}", timeout=5)
-        except requests.RequestException:
-            return False
-        if reply.status_code != 200:
-            return False
-        workers = reply.json()[0].get("workers", [])
-        return bool(workers) and all(worker.get("status") == "READY" for worker in workers)
+        return workers_ready(self.management_url, self.model_name)
 
     def tail_log(self, lines: int = 60) -> str:
         path = self.workdir / "stdout.log" if self.workdir else None

@@ -52,7 +52,7 @@ def served(image: str, tiny_checkpoint: Path) -> Iterator[Served]:
     server = Served(f"groundingdino-test-{suffix}", f"http://127.0.0.1:{port}", f"groundingdino-test-cache-{suffix}")
     try:
         container.run_server(image, server.name, port, tiny_checkpoint, str(TINY_CONFIG.relative_to(REPO)), server.volume)
-        container.wait_healthy(server.url, server.name)
+        container.wait_ready(server.url, server.name)
         yield server
     finally:
         container.podman("rm", "--force", "--time", "0", server.name, check=False)
@@ -95,8 +95,8 @@ def test_every_process_runs_as_the_non_root_user(served: Served):
 
 
 def test_only_inference_is_published_and_management_and_metrics_listen_on_loopback(served: Served):
-    ports = container.podman("port", served.name).stdout.split()
-    assert ports[0] == "8080/tcp" and len(ports) == 2, ports
+    published = container.podman("port", served.name).stdout.splitlines()
+    assert published == [f"8080/tcp -> {served.url.removeprefix('http://')}"], published
     address = container.podman("inspect", "--format", "{{.NetworkSettings.IPAddress}}", served.name).stdout.strip()
     # From inside the container: loopback reaches all three; the container's own network address
     # (what the outside would use) reaches inference only.
@@ -111,7 +111,7 @@ def test_only_inference_is_published_and_management_and_metrics_listen_on_loopba
 
 def test_restart_reuses_the_cached_model_store(served: Served, photos: dict[str, bytes]):
     container.podman("restart", "--time", "10", served.name)
-    container.wait_healthy(served.url, served.name)
+    container.wait_ready(served.url, served.name)
     log = container.logs(served.name)
     assert log.count("built the model store") == 1 and log.count("reusing the model store") == 1, log[-4000:]
     assert_detections(predict_json(served, photos["astronaut.png"]), photos["astronaut.png"])
