@@ -7,6 +7,7 @@ The tests share one container and run in file order: the restart and stop tests 
 
 from __future__ import annotations
 
+import io
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ from typing import Iterator
 import pytest
 import requests
 from PIL import Image
-import io
 
 from scripts import container
 from scripts.torchserve_runner import free_port
