@@ -1,35 +1,57 @@
-# GroundingDINO served by TorchServe on a GPU host.
+# syntax=docker/dockerfile:1
+# GroundingDINO served by TorchServe on GPU (or CPU) hosts. README, "Container", has the details.
 #   docker build -t groundingdino-serve .
-#   docker run --gpus all -p 127.0.0.1:8080:8080 -v "$PWD/weights:/app/weights" groundingdino-serve
-# The PyPI torch wheel brings its own CUDA 13 libraries; the host needs an NVIDIA driver >= 580
-# and the NVIDIA Container Toolkit. Weights are downloaded into the mounted weights/ on first start.
-FROM nvidia/cuda:13.0.0-runtime-ubuntu22.04
+#   docker run --gpus all -p 127.0.0.1:8080:8080 -v "$PWD/weights:/app/weights" \
+#     -v groundingdino-cache:/cache groundingdino-serve
+#
+# Base: Debian 12 slim. The PyPI torch wheel brings its own CUDA 13 libraries (the nvidia-* wheels;
+# the host needs an NVIDIA driver >= 580 and the NVIDIA Container Toolkit), so a CUDA base image
+# would only add a second copy of them; Debian 12 has Python 3.11 and OpenJDK 17 as packages.
+# The tests build on the same Debian made locally with debootstrap (scripts/container.py).
+ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
+FROM ${BASE_IMAGE}
 
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHON=python3.11
 
+# tini is PID 1: it forwards SIGTERM to the serve command and reaps TorchServe's exited workers.
+# The X11/GL libraries are what opencv-python (required by rf-groundingdino) links against.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates \
+        python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates tini \
+        libgl1 libsm6 libice6 libxext6 libx11-6 libxcb1 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 model-server
 WORKDIR /app
-RUN chown model-server /app
-USER 1000
 
-# Dependencies first, so code changes do not reinstall them.
-COPY --chown=1000 requirements.txt requirements-test.txt ./
-COPY --chown=1000 scripts/setup_env.sh scripts/setup_env.sh
-RUN bash scripts/setup_env.sh requirements.txt
+# Dependencies first, so code changes do not reinstall them. Code and venv belong to root: the
+# server (uid 1000) can read them, not change them. The pip cache lives outside the image
+# (a build cache mount; scripts/container.py points PIP_CACHE_DIR at the host's pip cache).
+COPY requirements.txt requirements-test.txt ./
+COPY scripts/setup_env.sh scripts/setup_env.sh
+ARG PIP_CACHE_DIR=/root/.cache/pip
+RUN --mount=type=cache,target=/root/.cache/pip \
+    PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh requirements.txt
 
-COPY --chown=1000 . .
+COPY . .
+# The model store is built on first start into /cache (a volume), once per checkpoint; weights/
+# takes the mounted checkpoint or the downloaded one.
+RUN .venv/bin/python -m scripts.setup_bert --offline \
+    && mkdir -p /cache weights \
+    && chown 1000:1000 /cache weights
 
 # Inference listens on all interfaces inside the container; management and metrics stay on loopback.
 ENV PATH=/app/.venv/bin:$PATH \
-    BIND_ADDRESS=0.0.0.0
+    BIND_ADDRESS=0.0.0.0 \
+    MODEL_STORE_CACHE=/cache \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+VOLUME ["/cache"]
+USER 1000
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=600s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/ping', timeout=4)"]
-CMD ["bash", "scripts/serve.sh"]
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=10s --start-period=600s CMD ["python", "-m", "scripts.healthcheck"]
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["python", "-m", "scripts.serve_model"]

@@ -62,8 +62,13 @@ def build_mar(
     model_name: str = defaults.MODEL_NAME,
     overrides: Mapping[str, Any] | None = None,
     handler_overrides: Mapping[str, Any] | None = None,
+    archive_format: str = "default",
 ) -> Path:
-    """Write ``export_path/model_name.mar`` and return its path."""
+    """Write ``export_path/model_name.mar`` and return its path.
+
+    ``archive_format="no-archive"`` writes the folder ``export_path/model_name`` instead: TorchServe
+    serves it in place, with no zipping here and no unzipping at every start.
+    """
     if not checkpoint.exists():
         raise SystemExit(f"checkpoint {checkpoint} not found")
     export_path.mkdir(parents=True, exist_ok=True)
@@ -89,10 +94,16 @@ def build_mar(
             str(config_file),
             "--export-path",
             str(export_path),
+            "--archive-format",
+            archive_format,
             "--force",
         ]
         # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR keeps builds apart.
         subprocess.run(command, check=True, env=dict(os.environ, TMPDIR=tmp))
+    if archive_format == "no-archive":
+        folder = export_path / model_name
+        logger.info("wrote %s/ (no-archive)", folder)
+        return folder
     mar = export_path / f"{model_name}.mar"
     logger.info("wrote %s (%.1f MB)", mar, mar.stat().st_size / 1e6)
     return mar

@@ -33,6 +33,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def workers_ready(management_url: str, model_name: str) -> bool:
+    """Whether the model has workers and all are READY (``/ping`` says Healthy before that)."""
+    try:
+        reply = requests.get(f"{management_url}/models/{model_name}", timeout=5)
+    except requests.RequestException:
+        return False
+    if reply.status_code != 200:
+        return False
+    workers = reply.json()[0].get("workers", [])
+    return bool(workers) and all(worker.get("status") == "READY" for worker in workers)
+
+
 def _torchserve_executable() -> str:
     """The torchserve launcher of this interpreter's environment (a venv need not be activated)."""
     beside = Path(sys.executable).parent / "torchserve"
@@ -73,6 +85,16 @@ class TorchServe:
         return f"http://127.0.0.1:{self.metrics_port}"
 
     @property
+    def archive_name(self) -> str:
+        """``<name>.mar``, or the folder ``<name>`` that ``--archive-format no-archive`` writes."""
+        mar = f"{self.model_name}.mar"
+        return (
+            mar
+            if (self.model_store / mar).exists() or not (self.model_store / self.model_name).is_dir()
+            else self.model_name
+        )
+
+    @property
     def log_dir(self) -> Path:
         assert self.workdir is not None
         return self.workdir / "logs"
@@ -89,7 +111,7 @@ class TorchServe:
             grpc_management_port=str(self.grpc_ports[1]),
             initial_worker_port=str(self.worker_port),
             model_store=str(self.model_store),
-            load_models=f"{self.model_name}={self.model_name}.mar",
+            load_models=f"{self.model_name}={self.archive_name}",
         )
         settings.update(self.extra_config)
         path = self.workdir / "config.properties"
@@ -143,14 +165,7 @@ class TorchServe:
         raise TimeoutError(f"model not READY after {timeout:.0f} s:\n{self.tail_log()}")
 
     def model_ready(self) -> bool:
-        try:
-            reply = requests.get(f"{self.management_url}/models/{self.model_name}", timeout=5)
-        except requests.RequestException:
-            return False
-        if reply.status_code != 200:
-            return False
-        workers = reply.json()[0].get("workers", [])
-        return bool(workers) and all(worker.get("status") == "READY" for worker in workers)
+        return workers_ready(self.management_url, self.model_name)
 
     def tail_log(self, lines: int = 60) -> str:
         path = self.workdir / "stdout.log" if self.workdir else None
@@ -158,22 +173,60 @@ class TorchServe:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self) -> None:
-        """Stop the front end and its Python workers (the whole process group)."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the front end and its Python workers (the whole process group): SIGTERM, then
+        SIGKILL for whatever still runs after ``timeout`` seconds."""
         if self.process is None or self.process.poll() is not None:
             return
+        started = time.monotonic()
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            logger.warning("TorchServe still running %.0f s after SIGTERM: killing it", timeout)
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        logger.info("TorchServe stopped in %.1f s (exit code %s)", time.monotonic() - started, self.process.returncode)
 
     def __enter__(self) -> TorchServe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class StopRequested(Exception):
+    """SIGTERM or SIGINT arrived: stop TorchServe and exit 0."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    for handled in (signal.SIGTERM, signal.SIGINT):  # a second signal must not interrupt the stop
+        signal.signal(handled, signal.SIG_IGN)
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def serve_until_stopped(server: TorchServe, ready_timeout: float = 600.0, stop_timeout: float = 30.0) -> int:
+    """Start ``server`` and serve until SIGTERM/SIGINT (exit 0) or until TorchServe exits (its code).
+
+    The handlers are installed explicitly: a shell's background job inherits an ignored SIGINT,
+    and PID 1 of a container gets no default action for SIGTERM, so neither would stop TorchServe.
+    The handler only raises; the stop runs outside ``Popen.wait`` (which holds a lock).
+    """
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        server.start(ready_timeout)
+        logger.info("serving at %s (logs: %s); Ctrl-C stops it. Try:", server.url, server.log_dir)
+        logger.info(
+            "  curl -s %s/predictions/%s -F image=@your.jpg -F caption='person . dog'", server.url, server.model_name
+        )
+        code = server.process.wait()
+        logger.error("TorchServe exited by itself with %s:\n%s", code, server.tail_log())
+        return code or 1
+    except StopRequested as stop:
+        logger.info("%s received: stopping TorchServe", stop)
+        server.stop(stop_timeout)
+        return 0
 
 
 def main() -> None:
@@ -195,13 +248,7 @@ def main() -> None:
         )
         if port
     }
-    server = TorchServe(args.model_store, args.model_name, bind=args.bind, **ports).start()
-    logger.info("serving at %s (logs: %s); Ctrl-C stops it. Try:", server.url, server.log_dir)
-    logger.info("  curl -s %s/predictions/%s -F image=@your.jpg -F caption='person . dog'", server.url, args.model_name)
-    try:
-        server.process.wait()
-    except KeyboardInterrupt:
-        server.stop()
+    sys.exit(serve_until_stopped(TorchServe(args.model_store, args.model_name, bind=args.bind, **ports)))
 
 
 if __name__ == "__main__":
