@@ -23,4 +23,4 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_runs_as_non_root_and_binds_inference_for_port_publishing():
     text = (REPO / "Dockerfile").read_text()
     assert "USER 1000" in text and "BIND_ADDRESS=0.0.0.0" in text
-    assert "openjdk-17" in text and "scripts/serve_model.py" in text
+    assert "openjdk-17" in text and '"scripts.serve_model"' in text
