@@ -1,5 +1,7 @@
 """TorchServe entry point: a thin adapter from TorchServe's context and batches to the pipeline.
 
+The default protocol and KServe's v1 and v2 bodies are answered alike (``answers``, ``kserve``);
+TorchServe's own KServe envelopes are swapped for pass-throughs (``kserve_envelopes``).
 Bad requests get HTTP 400 (or 500 for an internal failure) with a JSON body, for that request
 alone; the other requests of the batch are answered normally. The pipeline's stage timings,
 the batch size and the detections per image are emitted as custom metrics (see ``metrics``).
@@ -17,12 +19,16 @@ import torch
 
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve import kserve_envelopes
 from handler.frontends.torchserve.answers import answer_batch
+from handler.frontends.torchserve.kserve import ModelRef
 from handler.frontends.torchserve.metrics import emit_metrics
 
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+
+kserve_envelopes.install()  # before TorchServe loads the envelope KServe names (it imports us first)
 
 
 def select_device(gpu_id: Any) -> torch.device:
@@ -42,6 +48,7 @@ class GroundingDINOHandler:
 
     def __init__(self) -> None:
         self.pipeline: DetectionPipeline | None = None
+        self.model: ModelRef | None = None
         self.initialized = False
 
     def initialize(self, context: Any) -> None:
@@ -52,7 +59,9 @@ class GroundingDINOHandler:
         device = select_device(properties.get("gpu_id"))
         if device.type == "cpu":
             torch.set_num_threads(cpu_threads_per_worker(int(yaml_config.get("minWorkers", 1))))
-        checkpoint = model_dir / context.manifest["model"]["serializedFile"]
+        manifest = context.manifest["model"]
+        self.model = ModelRef(context.model_name, str(manifest.get("modelVersion", "1.0")))
+        checkpoint = model_dir / manifest["serializedFile"]
         logger.info("loading %s with %s on %s", checkpoint.name, settings.model_config, device)
         self.pipeline = DetectionPipeline.load(model_dir, checkpoint, settings, device)
         if settings.warmup:
@@ -62,9 +71,9 @@ class GroundingDINOHandler:
 
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[bytes]:
         """One compact JSON body per request; each error request gets its own status."""
-        assert self.pipeline is not None, "initialize() must run before handle()"
+        assert self.pipeline is not None and self.model is not None, "initialize() must run before handle()"
         logger.info("handling a batch of %d request(s)", len(data))
-        batch = answer_batch(self.pipeline, data)
+        batch = answer_batch(self.pipeline, data, self.model)
         emit_metrics(context.metrics, batch.timer, len(data), batch.detections_per_image)
         for index, reply in enumerate(batch.replies):
             context.set_response_content_type(index, JSON)
