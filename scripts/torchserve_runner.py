@@ -45,6 +45,12 @@ def workers_ready(management_url: str, model_name: str) -> bool:
     return bool(workers) and all(worker.get("status") == "READY" for worker in workers)
 
 
+def read_properties(path: Path) -> dict[str, str]:
+    """A TorchServe ``config.properties`` as a dict (comments and blank lines skipped)."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
 def _torchserve_executable() -> str:
     """The torchserve launcher of this interpreter's environment (a venv need not be activated)."""
     beside = Path(sys.executable).parent / "torchserve"
@@ -58,6 +64,7 @@ class TorchServe:
     model_store: Path
     model_name: str = defaults.MODEL_NAME
     extra_config: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # e.g. TS_SERVICE_ENVELOPE, as KServe sets it
     bind: str = defaults.HOST  # inference address; management and metrics stay on loopback
     inference_port: int = field(default_factory=free_port)
     management_port: int = field(default_factory=free_port)
@@ -101,8 +108,7 @@ class TorchServe:
 
     def _write_config(self) -> Path:
         assert self.workdir is not None
-        lines = (REPO / "config.properties").read_text().splitlines()
-        settings = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+        settings = read_properties(REPO / "config.properties")
         settings.update(
             inference_address=self.inference_address,
             management_address=self.management_url,
@@ -125,7 +131,11 @@ class TorchServe:
         config = self._write_config()
         # TorchServe keeps its pid file in TMPDIR: a private TMPDIR lets several servers run at once.
         env = dict(
-            os.environ, LOG_LOCATION=str(self.log_dir), METRICS_LOCATION=str(self.log_dir), TMPDIR=str(self.workdir)
+            os.environ,
+            LOG_LOCATION=str(self.log_dir),
+            METRICS_LOCATION=str(self.log_dir),
+            TMPDIR=str(self.workdir),
+            **self.env,
         )
         command = [
             _torchserve_executable(),
