@@ -1,0 +1,108 @@
+"""Check the InferenceService manifests in deploy/kserve/ (always their shape; with the KServe SDK, its types).
+
+Without the SDK: apiVersion and kind, a ``pytorch`` predictor model, ``protocolVersion`` v1 or v2,
+a ``storageUri``. Where ``kserve`` is importable (``pip install kserve``; not in the project's
+environment, whose psutil and python-dateutil it would downgrade), each manifest is also checked
+against the SDK's generated models from ``V1beta1InferenceService`` down: every key must be a field
+of its model (``attribute_map``) and every value of the declared type (``openapi_types``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+MANIFESTS = REPO / "deploy" / "kserve"
+
+logger = logging.getLogger("validate_kserve_manifests")
+
+
+def shape_problems(doc: dict[str, Any]) -> list[str]:
+    """What keeps ``doc`` from being an InferenceService for KServe's TorchServe runtime."""
+    problems = []
+    if doc.get("apiVersion") != "serving.kserve.io/v1beta1" or doc.get("kind") != "InferenceService":
+        problems.append("apiVersion/kind must be serving.kserve.io/v1beta1 InferenceService")
+    model = ((doc.get("spec") or {}).get("predictor") or {}).get("model") or {}
+    if (model.get("modelFormat") or {}).get("name") != "pytorch":
+        problems.append("spec.predictor.model.modelFormat.name must be pytorch (KServe's TorchServe runtime)")
+    if model.get("protocolVersion") not in ("v1", "v2"):
+        problems.append("spec.predictor.model.protocolVersion must be v1 or v2")
+    if not model.get("storageUri"):
+        problems.append("spec.predictor.model.storageUri is missing")
+    return problems
+
+
+_CONTAINER = re.compile(r"^(?:list\[|List\[)(.*)\]$|^(?:dict\(str, |Dict\[str, )(.*)[)\]]$")
+_PRIMITIVES = {"str": str, "int": int, "float": (int, float), "bool": bool, "object": object}
+
+
+def _model_class(name: str) -> Any:
+    """A generated model class by name: KServe's own, or a Kubernetes core type they refer to."""
+    import kserve.models
+    import kubernetes.client.models
+
+    return getattr(kserve.models, name, None) or getattr(kubernetes.client.models, name)
+
+
+def type_problems(value: Any, type_name: str, where: str) -> list[str]:
+    """Where ``value`` breaks the SDK's declared type ``type_name`` (unknown keys included)."""
+    container = _CONTAINER.match(type_name)
+    if container and container.group(1):
+        if not isinstance(value, list):
+            return [f"{where}: expected a list"]
+        return [p for i, item in enumerate(value) for p in type_problems(item, container.group(1), f"{where}[{i}]")]
+    if container:
+        if not isinstance(value, dict):
+            return [f"{where}: expected a mapping"]
+        return [p for key, item in value.items() for p in type_problems(item, container.group(2), f"{where}.{key}")]
+    if type_name in _PRIMITIVES:
+        ok = isinstance(value, _PRIMITIVES[type_name]) and not (type_name != "bool" and isinstance(value, bool))
+        return [] if ok else [f"{where}: expected {type_name}, got {type(value).__name__}"]
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object ({type_name})"]
+    model = _model_class(type_name)
+    by_json_key = {json_key: attr for attr, json_key in model.attribute_map.items()}
+    problems = [f"{where}.{key}: not a field of {type_name}" for key in value if key not in by_json_key]
+    for key, item in value.items():
+        if key in by_json_key:
+            problems += type_problems(item, model.openapi_types[by_json_key[key]], f"{where}.{key}")
+    return problems
+
+
+def sdk_problems(doc: dict[str, Any]) -> list[str]:
+    """Where ``doc`` breaks the KServe SDK's ``V1beta1InferenceService`` types."""
+    return type_problems(doc, "V1beta1InferenceService", "InferenceService")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("paths", nargs="*", type=Path, default=sorted(MANIFESTS.glob("*.yaml")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import kserve
+    except ImportError:
+        kserve = None
+        logger.warning("kserve is not installed: checking the manifests' shape only")
+    failed = False
+    for path in args.paths:
+        doc = yaml.safe_load(path.read_text())
+        problems = shape_problems(doc) + (sdk_problems(doc) if kserve else [])
+        for problem in problems:
+            logger.error("%s: %s", path.name, problem)
+        failed |= bool(problems)
+        if not problems:
+            logger.info("%s: valid%s", path.name, f" (KServe SDK {version('kserve')})" if kserve else "")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
