@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from handler import defaults
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
 from handler.frontends.torchserve import kserve_envelopes
@@ -60,7 +61,7 @@ class GroundingDINOHandler:
         if device.type == "cpu":
             torch.set_num_threads(cpu_threads_per_worker(int(yaml_config.get("minWorkers", 1))))
         manifest = context.manifest["model"]
-        self.model = ModelRef(context.model_name, str(manifest.get("modelVersion", "1.0")))
+        self.model = ModelRef(manifest.get("modelName", defaults.MODEL_NAME), str(manifest.get("modelVersion", "1.0")))
         checkpoint = model_dir / manifest["serializedFile"]
         logger.info("loading %s with %s on %s", checkpoint.name, settings.model_config, device)
         self.pipeline = DetectionPipeline.load(model_dir, checkpoint, settings, device)
