@@ -29,14 +29,14 @@ MODEL = "groundingdino"
 
 @pytest.fixture(scope="module")
 def kserve_store(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    overrides = {"batchSize": 4, "maxBatchDelay": 1500}
+    overrides = {"batchSize": 4, "maxBatchDelay": 1000}
     return write_kserve_store(
         tiny_checkpoint,
         tmp_path_factory.mktemp("kserve"),
         "v1",
         TINY_CONFIG,
         overrides=overrides,
-        handler_overrides=TEST_HANDLER_SETTINGS,
+        handler_overrides={**TEST_HANDLER_SETTINGS, "warmup": False},
     )
 
 
