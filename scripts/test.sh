@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup_env.sh requirements-test.txt
 python -m scripts.setup_bert
 bash scripts/setup_podman.sh
+bash scripts/setup_kserve_sdk.sh
 ruff check .
 ruff format --check .
 exec python -m pytest "$@"

@@ -1,8 +1,8 @@
 """Check the InferenceService manifests in deploy/kserve/ (always their shape; with the KServe SDK, its types).
 
 Without the SDK: apiVersion and kind, a ``pytorch`` predictor model, ``protocolVersion`` v1 or v2,
-a ``storageUri``. Where ``kserve`` is importable (``pip install kserve``; not in the project's
-environment, whose psutil and python-dateutil it would downgrade), each manifest is also checked
+a ``storageUri``. Where ``kserve`` is importable (the venv of scripts/setup_kserve_sdk.sh; not the
+service's, whose psutil and python-dateutil it would downgrade), each manifest is also checked
 against the SDK's generated models from ``V1beta1InferenceService`` down: every key must be a field
 of its model (``attribute_map``) and every value of the declared type (``openapi_types``).
 """
