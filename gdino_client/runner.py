@@ -114,7 +114,7 @@ def _send(pending: Sequence[ImageFile], options: AnnotateOptions, journal: Journ
 
 
 def _write_outputs(results: list[ImageResult], inputs: Inputs, options: AnnotateOptions) -> None:
-    chosen = writers(options.labelstudio)
+    chosen = writers(options.labelstudio, inputs.root)
     for name in options.formats:
         logger.info("wrote %s", chosen[name](results, options.classes, options.out))
     if options.draw:
