@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from gdino_client.cli import add_service_arguments, configure_logging, service_token
+from gdino_client.http_serving import send, serve_until_interrupted
 
 logger = logging.getLogger(__name__)
 
@@ -35,25 +36,17 @@ def page(settings: dict[str, Any]) -> bytes:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.split("?")[0] in ("/", "/index.html"):
-            return self._reply(200, page(self.server.settings), "text/html; charset=utf-8")  # type: ignore[attr-defined]
-        self._reply(404, b'{"code": 404, "type": "NotFound", "message": "no such page"}', "application/json")
+            return send(self, 200, page(self.server.settings), "text/html; charset=utf-8")  # type: ignore[attr-defined]
+        send(self, 404, b'{"code": 404, "type": "NotFound", "message": "no such page"}', "application/json")
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?")[0]
         length = int(self.headers.get("Content-Length") or 0)
         if not path.startswith("/predictions/") or length > MAX_BODY:
-            return self._reply(
-                404, b'{"code": 404, "type": "NotFound", "message": "no such endpoint"}', "application/json"
+            return send(
+                self, 404, b'{"code": 404, "type": "NotFound", "message": "no such endpoint"}', "application/json"
             )
         body = self.rfile.read(length)
         server = self.server
@@ -66,8 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         except requests.RequestException as error:
             message = json.dumps({"code": 502, "type": "ServiceUnreachable", "message": str(error)})
-            return self._reply(502, message.encode(), "application/json")
-        self._reply(answer.status_code, answer.content, answer.headers.get("Content-Type", "application/json"))
+            return send(self, 502, message.encode(), "application/json")
+        send(self, answer.status_code, answer.content, answer.headers.get("Content-Type", "application/json"))
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         logger.debug(format, *args)
@@ -100,14 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.verbose)
     settings = {"model": args.model, "box_threshold": args.box_threshold, "text_threshold": args.text_threshold}
     server = make_server(args.url, settings, service_token(args), args.host, args.port)
-    logger.info("playground on http://%s:%d (service %s)", args.host, server.server_address[1], args.url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        logger.info("stopped")
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server, f"prompt playground for {args.url}")
 
 
 if __name__ == "__main__":

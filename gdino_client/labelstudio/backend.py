@@ -19,6 +19,7 @@ from typing import Any
 from gdino_client.cli import add_labelstudio_arguments, add_service_arguments, configure_logging, service_token
 from gdino_client.client import DetectionClient, RequestFailed
 from gdino_client.formats.labelstudio import LabelStudioOptions, prediction
+from gdino_client.http_serving import send_json, serve_until_interrupted
 from gdino_client.labelstudio.api import LabelStudio, LabelStudioError
 from gdino_client.labelstudio.config import BoxTarget, UnusableConfig, box_target
 from gdino_client.query import Query, Thresholds
@@ -117,12 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
     predictor: Predictor
 
     def _answer(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def _route(self, method: str) -> None:
         predictor: Predictor = self.server.predictor  # type: ignore[attr-defined]
@@ -191,14 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         Thresholds(args.box_threshold, args.text_threshold), args.model_version, args.concurrency
     )
     server = make_server(Predictor(client, settings, label_studio), args.host, args.port)
-    logger.info("Label Studio ML backend on http://%s:%d -> %s", args.host, server.server_address[1], client.endpoint)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        logger.info("stopped")
-    finally:
-        server.server_close()
-    return 0
+    return serve_until_interrupted(server, f"Label Studio ML backend for {client.endpoint}")
 
 
 if __name__ == "__main__":
