@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the Label Studio and browser tests need when it is missing: Label Studio (pinned) in
 # its own virtual environment build/labelstudio-venv (it pins Django and friends that must not meet
-# the service's stack), and Debian's headless Chromium with its driver for Selenium.
+# the service's stack) with a migrated template database, and Debian's headless Chromium with its
+# driver for Selenium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 version="1.23.2"
@@ -14,6 +15,14 @@ if [ ! -f "$stamp" ]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q "label-studio==$version"
   touch "$stamp"
+fi
+# A migrated database to start from: a fresh Label Studio then starts in seconds, not minutes.
+template="$venv/template"
+if [ ! -f "$template/label_studio.sqlite3" ]; then
+  echo "setup: migrating a template Label Studio database (once, about a minute)" >&2
+  mkdir -p "$template"
+  LABEL_STUDIO_BASE_DATA_DIR="$PWD/$template" LATEST_VERSION_CHECK=false COLLECT_ANALYTICS=false SENTRY_DSN= \
+    FRONTEND_SENTRY_DSN= "$venv/bin/label-studio" version --data-dir "$PWD/$template" >"$template/migrate.log" 2>&1
 fi
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)

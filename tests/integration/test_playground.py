@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def playground(served_model: Any) -> Iterator[str]:
-    settings = {"model": served_model.model_name, "box_threshold": 0.5, "text_threshold": 0.25}
+    settings = {"model": served_model.model_name, "box_threshold": 0.75, "text_threshold": 0.25}
     server = make_server(served_model.url, settings, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
