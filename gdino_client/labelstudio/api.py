@@ -116,7 +116,7 @@ class LabelStudio:
         return "/data/" + str(upload["file"]).lstrip("/")
 
     def connect_model(self, project: int, url: str, title: str) -> dict[str, Any]:
-        """Connect the ML backend at ``url`` to ``project`` (interactive pre-annotation on)."""
+        """Connect the ML backend at ``url`` to ``project`` (predictions on request, not interactive)."""
         body = {"project": project, "url": url, "title": title, "is_interactive": False}
         return self.call("POST", "api/ml", json=body)
 
