@@ -12,6 +12,8 @@ from gdino_client.client import read_token_file
 from gdino_client.formats import parse_formats
 from gdino_client.formats.labelstudio import LabelStudioOptions
 from gdino_client.journal import JournalMismatch
+from gdino_client.labelstudio.api import LabelStudioError
+from gdino_client.labelstudio.push import ProjectTarget
 from gdino_client.query import Thresholds
 from gdino_client.retry import RetryPolicy
 from gdino_client.runner import AnnotateOptions, requested_classes, run
@@ -22,6 +24,39 @@ logger = logging.getLogger("annotate")
 EXIT_FAILED_IMAGES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+def add_service_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the detection service is and what every request sends (shared by every command)."""
+    p.add_argument("--url", default=defaults.INFERENCE_URL, help="inference address (default %(default)s)")
+    p.add_argument("--model", default=defaults.MODEL_NAME, help="model name (default %(default)s)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token", default=os.environ.get("TORCHSERVE_TOKEN"), help="inference token (default: $TORCHSERVE_TOKEN)"
+    )
+    token.add_argument("--token-file", type=Path, help="TorchServe key_file.json, or a file holding the token")
+    p.add_argument("--box-threshold", type=float, default=defaults.BOX_THRESHOLD)
+    p.add_argument("--text-threshold", type=float, default=defaults.TEXT_THRESHOLD)
+
+
+def service_token(args: argparse.Namespace) -> str | None:
+    return read_token_file(args.token_file) if args.token_file else args.token
+
+
+def add_labelstudio_arguments(p: argparse.ArgumentParser) -> None:
+    """How to reach Label Studio (shared by gdino-annotate and the ML backend)."""
+    p.add_argument(
+        "--ls-url", default=os.environ.get("LABEL_STUDIO_URL"), help="Label Studio address (default $LABEL_STUDIO_URL)"
+    )
+    p.add_argument(
+        "--ls-token",
+        default=os.environ.get("LABEL_STUDIO_API_KEY"),
+        help="Label Studio API token: a personal access token or a legacy token (default $LABEL_STUDIO_API_KEY)",
+    )
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,15 +72,7 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--caption", help="what to detect, e.g. 'cat . remote control' (its parts are the classes)")
     what.add_argument("--classes", help="comma-separated class names, sent as the 'classes' field")
     what.add_argument("--classes-file", type=Path, help="file with one class name a line")
-    p.add_argument("--url", default=defaults.INFERENCE_URL, help="inference address (default %(default)s)")
-    p.add_argument("--model", default=defaults.MODEL_NAME, help="model name (default %(default)s)")
-    token = p.add_mutually_exclusive_group()
-    token.add_argument(
-        "--token", default=os.environ.get("TORCHSERVE_TOKEN"), help="inference token (default: $TORCHSERVE_TOKEN)"
-    )
-    token.add_argument("--token-file", type=Path, help="TorchServe key_file.json, or a file holding the token")
-    p.add_argument("--box-threshold", type=float, default=defaults.BOX_THRESHOLD)
-    p.add_argument("--text-threshold", type=float, default=defaults.TEXT_THRESHOLD)
+    add_service_arguments(p)
     p.add_argument(
         "--formats",
         type=parse_formats,
@@ -62,11 +89,39 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ls-to-name", default="image", help="Label Studio Image name and data key")
     p.add_argument("--ls-image-prefix", default="/data/local-files/?d=", help="URL prefix of the images")
     p.add_argument("--model-version", default=defaults.MODEL_NAME, help="Label Studio predictions' model_version")
+    p.add_argument(
+        "--ls-project",
+        help="also import the tasks with their predictions into this Label Studio project (created if missing)",
+    )
+    add_labelstudio_arguments(p)
+    p.add_argument(
+        "--ls-document-root",
+        type=Path,
+        default=os.environ.get("LOCAL_FILES_DOCUMENT_ROOT"),
+        help="Label Studio's LOCAL_FILES_DOCUMENT_ROOT, a parent of SOURCE: the images are served as local files "
+        "(default $LOCAL_FILES_DOCUMENT_ROOT)",
+    )
+    p.add_argument("--ls-upload", action="store_true", help="upload the images to Label Studio instead")
     p.add_argument("--limit", type=int, help="annotate at most this many new images in this run")
     p.add_argument("--fresh", action="store_true", help="discard OUT's journal and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
+
+
+def project_target(args: argparse.Namespace) -> ProjectTarget | None:
+    """The Label Studio project to import into, or None; ValueError for an incomplete request."""
+    if not args.ls_project:
+        return None
+    if not (args.ls_url and args.ls_token):
+        raise ValueError("--ls-project needs --ls-url and --ls-token (or $LABEL_STUDIO_URL and $LABEL_STUDIO_API_KEY)")
+    if not args.ls_upload and args.ls_document_root is None:
+        raise ValueError(
+            "--ls-project needs --ls-document-root (Label Studio's LOCAL_FILES_DOCUMENT_ROOT, a parent of the "
+            "images; Label Studio must run with LOCAL_FILES_SERVING_ENABLED=true) or --ls-upload"
+        )
+    root = None if args.ls_upload else Path(args.ls_document_root)
+    return ProjectTarget(args.ls_url, args.ls_token, args.ls_project, root)
 
 
 def options_from(args: argparse.Namespace) -> AnnotateOptions:
@@ -84,10 +139,11 @@ def options_from(args: argparse.Namespace) -> AnnotateOptions:
         draw=args.draw,
         concurrency=args.concurrency,
         model=args.model,
-        token=read_token_file(args.token_file) if args.token_file else args.token,
+        token=service_token(args),
         timeout=args.timeout,
         retry=RetryPolicy(args.attempts, args.backoff, args.max_backoff),
         labelstudio=LabelStudioOptions(args.ls_from_name, args.ls_to_name, args.ls_image_prefix, args.model_version),
+        labelstudio_project=project_target(args),
         limit=args.limit,
         fresh=args.fresh,
         progress=not args.no_progress,
@@ -97,14 +153,15 @@ def options_from(args: argparse.Namespace) -> AnnotateOptions:
 def main(argv: list[str] | None = None) -> int:
     """Run and write the summary to stdout; 1 when any image failed, 2 for unusable arguments."""
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.verbose)
     try:
         summary = run(options_from(args))
     except (JournalMismatch, FileNotFoundError, ValueError) as exc:
         logger.error("%s", exc)
         return EXIT_USAGE
+    except LabelStudioError as exc:
+        logger.error("Label Studio: %s (the outputs in %s are written)", exc, args.out)
+        return EXIT_FAILED_IMAGES
     except KeyboardInterrupt:
         logger.error("interrupted; what is done is in %s, run the same command again to finish", args.out)
         return EXIT_INTERRUPTED

@@ -23,6 +23,7 @@ from gdino_client.formats import FORMATS, writers
 from gdino_client.formats.files import write_json
 from gdino_client.formats.labelstudio import LabelStudioOptions
 from gdino_client.journal import Journal
+from gdino_client.labelstudio.push import ProjectTarget, push
 from gdino_client.query import Query, Thresholds
 from gdino_client.results import ImageResult, check_response, image_result
 from gdino_client.retry import RetryPolicy
@@ -53,6 +54,7 @@ class AnnotateOptions:
     timeout: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     labelstudio: LabelStudioOptions = LabelStudioOptions()
+    labelstudio_project: ProjectTarget | None = None  # also import the tasks into this project
     limit: int | None = None  # at most this many new images this run (the rest stay pending)
     fresh: bool = False  # discard the journal and start over
     progress: bool = True
@@ -114,7 +116,7 @@ def _send(pending: Sequence[ImageFile], options: AnnotateOptions, journal: Journ
 
 
 def _write_outputs(results: list[ImageResult], inputs: Inputs, options: AnnotateOptions) -> None:
-    chosen = writers(options.labelstudio)
+    chosen = writers(options.labelstudio, inputs.root)
     for name in options.formats:
         logger.info("wrote %s", chosen[name](results, options.classes, options.out))
     if options.draw:
@@ -141,6 +143,8 @@ def run(options: AnnotateOptions) -> Summary:
     records = [outcomes[image.key] for image in inputs.images if image.key in outcomes]
     results = [image_result(record["path"], record["response"], options.classes) for record in records if record["ok"]]
     _write_outputs(results, inputs, options)
+    if options.labelstudio_project is not None:
+        push(results, inputs.root, options.classes, options.labelstudio, options.labelstudio_project)
     detections, unmatched = count_detections(results, options.classes)
     summary = Summary(
         images=len(inputs.images),

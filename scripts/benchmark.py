@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 
 from handler.backends.upstream.detector import UpstreamDetector
-from handler.core.batching import ModelInput, predict_batch
+from handler.core.batching import CallLimits, ModelInput, predict_batch
 from handler.core.image_decode import decode_image
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
@@ -63,6 +63,7 @@ class Options:
     concurrency: tuple[int, ...]
     batch_sizes: tuple[int, ...]
     skip_http: bool
+    batch_images: int
     noise_floor: bool
 
 
@@ -162,6 +163,44 @@ def bench_precision(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]
         iou, score_diff = mean_agreement(reference, bodies(outcomes), TOP)
         result[dtype] = {**speed, "mean_iou": iou, "mean_score_diff": score_diff}
     return result
+
+
+def bench_batching(pipeline: DetectionPipeline, payload: dict[str, bytes], size: int, rounds: int) -> dict[str, Any]:
+    """What exact batching costs: ``size`` same-shape requests with one class list, run as one batch.
+
+    Variants, alternated round by round so that all see the same load: the device's exact plan
+    (``pipeline.limits``), every request in shared calls at the current thread count, and (CPU)
+    shared calls on one thread, where CPU batching is exact too (see ``handler/core/batching.py``).
+    """
+    batch = [dict(payload) for _ in range(size)]
+    shared = CallLimits(pipeline.settings.max_sub_batch, pipeline.settings.max_sub_batch)
+    threads = torch.get_num_threads()
+    variants = {
+        f"exact plan, {threads} threads": (pipeline.limits, threads),
+        f"shared calls, {threads} threads": (shared, threads),
+    }
+    if pipeline.detector.device.type == "cpu":
+        variants["shared calls, 1 thread"] = (shared, 1)
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds + 1):  # the first round warms up
+        for name, (limits, count) in variants.items():
+            torch.set_num_threads(count)
+            began = time.perf_counter()
+            replace_limits(pipeline, limits).run(batch)
+            seconds[name].append(time.perf_counter() - began)
+    torch.set_num_threads(threads)
+    result = {name: {"images_per_s": size / statistics.median(times[1:])} for name, times in seconds.items()}
+    base = result[f"exact plan, {threads} threads"]["images_per_s"]
+    for values in result.values():
+        values["vs_exact_plan"] = values["images_per_s"] / base
+    return result
+
+
+def replace_limits(pipeline: DetectionPipeline, limits: CallLimits) -> DetectionPipeline:
+    """The same pipeline (same detector) with other model-call limits."""
+    variant = DetectionPipeline(pipeline.detector, pipeline.settings)
+    variant.limits = limits
+    return variant
 
 
 def bench_decode(pipeline: DetectionPipeline, data: bytes, repeats: int) -> dict[str, Any]:
@@ -271,6 +310,8 @@ def run(options: Options) -> dict[str, Any]:
     results["in_process"] = bench_in_process(pipeline, payloads, options.requests)
     logger.info("precision")
     results["precision"] = bench_precision(pipeline, payloads[: options.requests], options.noise_floor)
+    logger.info("exact batching: %d same-shape requests per batch", options.batch_images)
+    results["batching"] = bench_batching(pipeline, payloads[0], options.batch_images, rounds=3)
     logger.info("12-megapixel JPEG decoding")
     results["decode_12mp"] = bench_decode(pipeline, images[BIG_JPEG], repeats=5)
     write_report(results, options.out)  # the in-process results survive a failed HTTP run
@@ -297,6 +338,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--concurrency", type=int, nargs="+", help="HTTP client concurrency (default 1 4 8; quick 1 8)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="TorchServe batchSize values (default 1 8)")
     parser.add_argument("--skip-http", action="store_true", help="in-process measurements only")
+    parser.add_argument(
+        "--batch-images", type=int, help="requests per batch in the exact-batching comparison (default 8; quick 4)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: small images, few requests, no noise floor")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -309,6 +353,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         concurrency=tuple(args.concurrency or ((1, 8) if quick else (1, 4, 8))),
         batch_sizes=tuple(args.batch_sizes or (1, 8)),
         skip_http=args.skip_http,
+        batch_images=args.batch_images or (4 if quick else 8),
         noise_floor=not quick,
     )
 

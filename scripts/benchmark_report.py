@@ -59,6 +59,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"({decode['speedup']:.2f}x, decoded at {decode['drafted_pixels'][0]}x{decode['drafted_pixels'][1]}); "
         f"top detections vs full decode: mean IoU {decode['mean_iou']:.3f}, mean score diff {decode['mean_score_diff']:.4f}"
     )
+    for variant, values in results.get("batching", {}).items():
+        lines.append(
+            f"Batch of same-shape requests, {variant}: {values['images_per_s']:.3f} images/s "
+            f"({values['vs_exact_plan']:.2f}x the exact plan)"
+        )
     for kind, values in results["precision"].items():
         lines.append(
             f"{kind} vs float32, top detections: mean IoU {values['mean_iou']:.3f}, "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The KServe SDK in its own venv (build/kserve-sdk) for the manifest check; reused while
-# deploy/kserve/requirements-sdk.txt is unchanged. Run from the repository root.
+# deploy/kserve/requirements-sdk.txt is unchanged.
 set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv=build/kserve-sdk
 requirements=deploy/kserve/requirements-sdk.txt
 if ! cmp -s "$requirements" "$venv/requirements-sdk.txt" 2>/dev/null; then

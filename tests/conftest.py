@@ -21,6 +21,16 @@ from handler.testing import (
     photo_bytes,
 )
 
+# Tests that run a real model (random weights) are slow on CPU: they belong to the integration set.
+MODEL_FIXTURES = frozenset({"tiny_checkpoint", "make_pipeline", "pipeline", "full_pipeline"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs a real model ``integration``, so ``-m "not integration"`` stays fast."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def photos() -> dict[str, bytes]:

@@ -20,6 +20,8 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
+from gdino_client.http_serving import send_json
+
 
 def fake_boxes(width: int, height: int, names: list[str]) -> dict[str, Any]:
     """The answer for an image of ``width`` x ``height`` asked for ``names``."""
@@ -78,12 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         length = int(self.headers.get("Content-Length", 0))
         status, body = self.server.service.answer(json.loads(self.rfile.read(length)), self.headers)  # type: ignore[attr-defined]
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def log_message(self, *args: Any) -> None:
         pass

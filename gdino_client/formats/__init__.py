@@ -28,10 +28,11 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def writers(labelstudio: LabelStudioOptions) -> dict[str, Writer]:
+def writers(labelstudio: LabelStudioOptions, images: Path) -> dict[str, Writer]:
+    """The writers by format name; ``images`` is the folder the image keys are relative to."""
     return {
         "coco": write_coco,
         "labelstudio": partial(write_labelstudio, options=labelstudio),
-        "yolo": write_yolo,
+        "yolo": partial(write_yolo, images=images),
         "jsonl": write_jsonl,
     }

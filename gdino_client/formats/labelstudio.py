@@ -28,7 +28,8 @@ def _percent(value: float, size: int) -> float:
     return round(100.0 * value / size, 4)
 
 
-def task(result: ImageResult, classes: ClassList, options: LabelStudioOptions) -> dict[str, Any]:
+def prediction(result: ImageResult, classes: ClassList, options: LabelStudioOptions) -> dict[str, Any]:
+    """One Label Studio prediction: a ``rectanglelabels`` region per labelled box, in percent."""
     regions = []
     for index, detection in enumerate(result.labelled):
         x, y, w, h = detection.xywh
@@ -54,14 +55,16 @@ def task(result: ImageResult, classes: ClassList, options: LabelStudioOptions) -
         )
     scores = [region["score"] for region in regions]
     return {
+        "model_version": options.model_version,
+        "score": round(sum(scores) / len(scores), 4) if scores else 0.0,
+        "result": regions,
+    }
+
+
+def task(result: ImageResult, classes: ClassList, options: LabelStudioOptions) -> dict[str, Any]:
+    return {
         "data": {options.to_name: options.image_prefix + result.key},
-        "predictions": [
-            {
-                "model_version": options.model_version,
-                "score": round(sum(scores) / len(scores), 4) if scores else 0.0,
-                "result": regions,
-            }
-        ],
+        "predictions": [prediction(result, classes, options)],
     }
 
 

@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: a real TorchServe serving a real .mar on free loopback ports."""
+"""Fixtures of the integration tests: a real TorchServe serving a real .mar and a real Label Studio,
+on free loopback ports."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG
 from scripts.build_mar import build_mar
+from scripts.labelstudio_runner import LabelStudioServer
 from scripts.torchserve_runner import TorchServe
 
 
@@ -24,6 +26,18 @@ def served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
         handler_overrides=TEST_HANDLER_SETTINGS,
     )
     server = TorchServe(store).start(timeout=300)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
+    """A real Label Studio (build/labelstudio-venv) on a free loopback port, once per session; its
+    LOCAL_FILES_DOCUMENT_ROOT is ``document_root`` (tests put their image folders below it)."""
+    root = tmp_path_factory.mktemp("labelstudio")
+    server = LabelStudioServer(root / "data", root / "files").start()
     try:
         yield server
     finally:

@@ -56,6 +56,7 @@ def test_missing_and_unexpected_keys_are_logged(tiny_state, caplog):
     assert "unexpected keys" in caplog.text and "position_ids" in caplog.text
 
 
+@pytest.mark.integration  # builds a full-size architecture
 def test_bert_is_never_loaded_with_from_pretrained(monkeypatch):
     from transformers import BertModel
 
@@ -74,12 +75,14 @@ def test_file_that_is_not_a_checkpoint_dict_is_refused(tmp_path):
         read_checkpoint(path)
 
 
+@pytest.mark.integration  # builds a full-size architecture
 def test_inference_build_turns_off_activation_checkpointing():
     model = build_model(TINY_CONFIG, BERT)
     assert model.transformer.encoder.use_checkpoint is False
     assert model.transformer.encoder.use_transformer_ckpt is False
 
 
+@pytest.mark.integration  # builds a full-size architecture
 def test_swin_b_config_builds_the_swin_b_backbone():
     model = build_model(REPO / "model_config" / "GroundingDINO_SwinB_cfg.py", BERT)
     swin = model.backbone[0]

@@ -71,16 +71,17 @@ def test_coco_loads_with_pycocotools_and_matches_responses(annotated: tuple[Path
     assert len(results.getAnnIds()) == 12
 
 
-def test_yolo_lines_are_normalised_and_mirror_the_tree(annotated: tuple[Path, Summary]) -> None:
+def test_yolo_lines_are_normalised_and_flattened_next_to_their_images(annotated: tuple[Path, Summary]) -> None:
     out, _ = annotated
     yolo = out / "yolo"
     assert (yolo / "classes.txt").read_text().splitlines() == CLASSES
-    assert "names:" in (yolo / "data.yaml").read_text()
-    files = sorted(p.relative_to(yolo / "labels").as_posix() for p in (yolo / "labels").rglob("*.txt"))
-    assert files == sorted(str(Path(key).with_suffix(".txt")) for key in GOOD)
+    flat = sorted(key.replace("/", "__") for key in GOOD)
+    assert sorted(p.name for p in (yolo / "images").iterdir()) == flat
+    assert sorted(p.name for p in (yolo / "labels").iterdir()) == sorted(str(Path(k).with_suffix(".txt")) for k in flat)
+    assert (yolo / "images" / "a__b__img4.png").read_bytes() == (out.parent / "images" / "a/b/img4.png").read_bytes()
     lines = (yolo / "labels" / "img0.txt").read_text().splitlines()
     assert lines == ["0 0.300000 0.550000 0.400000 0.700000", "1 0.400000 0.550000 0.400000 0.700000"]
-    for path in (yolo / "labels").rglob("*.txt"):
+    for path in (yolo / "labels").glob("*.txt"):
         for line in path.read_text().splitlines():
             class_id, *values = line.split()
             assert int(class_id) in (0, 1) and len(values) == 4

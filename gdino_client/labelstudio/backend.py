@@ -1,0 +1,194 @@
+"""Label Studio ML backend: Label Studio's model protocol (``GET /health``, ``POST /setup``,
+``POST /predict``, ``POST /webhook``) in front of the detection service, so a project can
+"connect a model" and get pre-annotations on demand. The labels of the project's
+``<RectangleLabels>`` are the class list; task images are fetched from Label Studio with its API
+token (``--ls-url``/``--ls-token``, else the host and token Label Studio sends with ``/setup``).
+Torch-free: the standard library's HTTP server and requests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from gdino_client.cli import add_labelstudio_arguments, add_service_arguments, configure_logging, service_token
+from gdino_client.client import DetectionClient, RequestFailed
+from gdino_client.formats.labelstudio import LabelStudioOptions, prediction
+from gdino_client.http_serving import send_json, serve_until_interrupted
+from gdino_client.labelstudio.api import LabelStudio, LabelStudioError
+from gdino_client.labelstudio.config import BoxTarget, UnusableConfig, box_target
+from gdino_client.query import Query, Thresholds
+from gdino_client.results import check_response, image_result
+from handler import defaults
+
+logger = logging.getLogger(__name__)
+
+
+class BackendError(Exception):
+    """A request this backend cannot answer; ``status`` is the HTTP status it maps to."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    thresholds: Thresholds = Thresholds()
+    model_version: str = defaults.MODEL_NAME
+    concurrency: int = 4  # images in flight per /predict call (so the service can batch them)
+
+
+class Predictor:
+    """Answers the protocol's calls; Label Studio connections are kept per project."""
+
+    def __init__(self, client: DetectionClient, settings: BackendSettings, label_studio: LabelStudio | None) -> None:
+        self.client = client
+        self.settings = settings
+        self.label_studio = label_studio  # from the command line; else per project from /setup
+        self._projects: dict[str, LabelStudio] = {}
+        self._lock = threading.Lock()
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "UP", "model_class": "GroundingDINO", "model_version": self.settings.model_version}
+
+    def setup(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check the project's labeling config; remember how to reach its Label Studio."""
+        try:
+            box_target(str(body.get("schema", "")))
+        except UnusableConfig as error:
+            raise BackendError(400, str(error)) from None
+        if self.label_studio is None and body.get("hostname") and body.get("access_token"):
+            with self._lock:
+                self._projects[str(body.get("project"))] = LabelStudio(body["hostname"], body["access_token"])
+        return {"model_version": self.settings.model_version}
+
+    def _connection(self, project: str) -> LabelStudio:
+        connection = self.label_studio or self._projects.get(project)
+        if connection is None:
+            raise BackendError(
+                500, "no Label Studio to fetch images from: start the backend with --ls-url and --ls-token"
+            )
+        return connection
+
+    def _predict_one(self, task: dict[str, Any], target: BoxTarget, query: Query, ls: LabelStudio) -> dict[str, Any]:
+        url = task.get("data", {}).get(target.data_key)
+        if not url:
+            raise BackendError(400, f"task {task.get('id')} has no {target.data_key!r} in its data")
+        response = query.detect(ls.fetch(str(url)))
+        check_response(response)
+        result = image_result(str(url), response, target.classes)
+        options = LabelStudioOptions(target.from_name, target.to_name, model_version=self.settings.model_version)
+        return prediction(result, target.classes, options)
+
+    def predict(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One prediction per task, in order; a task that fails gets an empty one (logged),
+        and the call fails only when every task did."""
+        try:
+            target = box_target(str(body.get("label_config", "")))
+        except UnusableConfig as error:
+            raise BackendError(400, str(error)) from None
+        tasks = body.get("tasks") or []
+        ls = self._connection(str(body.get("project")))
+        query = Query(self.client, target.classes, self.settings.thresholds, send_classes=True)
+
+        def attempt(task: dict[str, Any]) -> dict[str, Any] | str:
+            try:
+                return self._predict_one(task, target, query, ls)
+            except (RequestFailed, LabelStudioError, ValueError) as error:
+                logger.warning("task %s: %s", task.get("id"), error)
+                return f"task {task.get('id')}: {error}"
+
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            outcomes = list(pool.map(attempt, tasks))
+        failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        if tasks and len(failures) == len(tasks):
+            raise BackendError(502, "; ".join(failures))
+        empty = {"model_version": self.settings.model_version, "score": 0.0, "result": []}
+        return {"results": [empty if isinstance(outcome, str) else outcome for outcome in outcomes]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    predictor: Predictor
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        send_json(self, status, body)
+
+    def _route(self, method: str) -> None:
+        predictor: Predictor = self.server.predictor  # type: ignore[attr-defined]
+        path = self.path.split("?")[0].rstrip("/") or "/"
+        try:
+            if method == "GET" and path in ("/", "/health"):
+                return self._answer(200, predictor.health())
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}") if method == "POST" else {}
+            routes = {
+                "/setup": predictor.setup,
+                "/predict": predictor.predict,
+                "/webhook": lambda _: {"status": "ok"},  # training is not this backend's business
+            }
+            if method != "POST" or path not in routes:
+                return self._answer(404, {"error": f"no {method} {path}"})
+            return self._answer(200, routes[path](body))
+        except json.JSONDecodeError as error:
+            return self._answer(400, {"error": f"the body is not JSON: {error}"})
+        except BackendError as error:
+            logger.warning("%s %s: %s", method, path, error.message)
+            return self._answer(error.status, {"error": error.message})
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._route("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._route("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        logger.debug(format, *args)
+
+
+def make_server(predictor: Predictor, host: str = "127.0.0.1", port: int = 9090) -> ThreadingHTTPServer:
+    """The backend's HTTP server (not started; ``serve_forever`` runs it)."""
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.predictor = predictor  # type: ignore[attr-defined]
+    return server
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gdino-labelstudio-backend",
+        description="Label Studio ML backend in front of the GroundingDINO service: connect it in a project's "
+        "Settings > Model with the URL http://HOST:PORT.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=9090, help="port to listen on (default %(default)s)")
+    add_service_arguments(p)
+    add_labelstudio_arguments(p)
+    p.add_argument("--model-version", default=defaults.MODEL_NAME, help="model_version of the predictions")
+    p.add_argument("--concurrency", type=int, default=4, help="images in flight per predict call")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per detection request")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    configure_logging(args.verbose)
+    if bool(args.ls_url) != bool(args.ls_token):
+        parser().error("give both --ls-url and --ls-token, or neither (then Label Studio's /setup call says them)")
+    label_studio = LabelStudio(args.ls_url, args.ls_token) if args.ls_url else None
+    client = DetectionClient(args.url, args.model, service_token(args), args.timeout)
+    settings = BackendSettings(
+        Thresholds(args.box_threshold, args.text_threshold), args.model_version, args.concurrency
+    )
+    server = make_server(Predictor(client, settings, label_studio), args.host, args.port)
+    return serve_until_interrupted(server, f"Label Studio ML backend for {client.endpoint}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
