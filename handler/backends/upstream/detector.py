@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from handler.backends.base import QueryScores
+from handler.backends.bert_tokens import BertTokens
 from handler.backends.upstream import precision, upstream_fixes
-from handler.backends.upstream.bert_tokens import BertTokens
 from handler.backends.upstream.model_loader import load_model
 from handler.backends.upstream.shared_image import ImageFeatures, decode_captions, encode_images
 from handler.core.settings import HandlerSettings

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from handler.backends.upstream.patching import guarded_patch
+from handler.backends.patching import guarded_patch
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PATCHED = "_float32_island"
