@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from handler.backends import dtypes
 from handler.backends.base import QueryScores
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.upstream import precision, upstream_fixes
@@ -27,7 +28,7 @@ class UpstreamDetector:
     def __init__(self, model: nn.Module, device: torch.device, dtype: str = "float32") -> None:
         self.model = model
         self.device = device
-        self.dtype = precision.resolve_dtype(dtype, device)
+        self.dtype = dtypes.resolve_dtype(dtype, device)
         self.tokenizer = BertTokens(model.tokenizer)
         self.max_text_len: int = model.max_text_len
 
@@ -35,7 +36,7 @@ class UpstreamDetector:
     def load(
         cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
     ) -> UpstreamDetector:
-        precision.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
+        dtypes.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
         upstream_fixes.apply()
         precision.apply()
         model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
@@ -44,12 +45,12 @@ class UpstreamDetector:
 
     @torch.inference_mode()
     def encode_images(self, images: torch.Tensor) -> ImageFeatures:
-        with precision.autocast(self.dtype, self.device):
+        with dtypes.autocast(self.dtype, self.device):
             return encode_images(self.model, images.to(self.device, non_blocking=True))
 
     @torch.inference_mode()
     def decode(self, encoded: ImageFeatures, owners: Sequence[int], captions: Sequence[str]) -> QueryScores:
-        with precision.autocast(self.dtype, self.device):
+        with dtypes.autocast(self.dtype, self.device):
             outputs = decode_captions(self.model, encoded, owners, list(captions))
             # One device-to-host copy for the whole call (a few MB), not one synchronising copy per image.
             return QueryScores(
