@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from handler.backends.transformers.model_loader import RANDOM_WEIGHTS_MARK
 from handler.testing import BERT_DIR, REPO
 
 MODEL_TYPES = ("grounding-dino", "mm-grounding-dino")
@@ -101,7 +102,7 @@ def make_random_hf_model(model_type: str, out: Path, size: str = "tiny", seed: i
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     processor.save_pretrained(partial)
-    (partial / "RANDOM_WEIGHTS.txt").write_text(f"random weights ({model_type}, {size}, seed {seed}): not a detector\n")
+    (partial / RANDOM_WEIGHTS_MARK).write_text(f"random weights ({model_type}, {size}, seed {seed}): not a detector\n")
     shutil.rmtree(out, ignore_errors=True)
     partial.replace(out)
     size_mb = (out / "model.safetensors").stat().st_size / 1e6

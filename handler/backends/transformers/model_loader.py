@@ -24,6 +24,8 @@ MODEL_CLASSES = {
     "mm-grounding-dino": "MMGroundingDinoForObjectDetection",
 }
 
+RANDOM_WEIGHTS_MARK = "RANDOM_WEIGHTS.txt"  # written by handler.hf_testing next to random weights
+
 
 def force_offline() -> None:
     """Never reach for the Hugging Face hub: everything comes from local files."""
@@ -55,6 +57,8 @@ def load_model(folder: Path, weights: Path, device: torch.device) -> nn.Module:
     state = load_file(weights) if weights.suffix == ".safetensors" else torch.load(weights, map_location="cpu")
     model = model_class.from_pretrained(None, config=config, state_dict=state, local_files_only=True)
     logger.info("loaded %s (%s) from %s", model_class.__name__, config.model_type, weights.name)
+    if (folder / RANDOM_WEIGHTS_MARK).exists():
+        logger.warning("%s holds RANDOM WEIGHTS (a test/demo folder): its detections mean nothing", folder)
     return model.to(device).eval()
 
 
