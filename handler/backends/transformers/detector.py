@@ -13,13 +13,14 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from handler.backends import dtypes
-from handler.backends.base import QueryScores
 from handler.backends.bert_tokens import BertTokens
+from handler.backends.torch_detector import TorchDetector
 from handler.backends.transformers import fixes
 from handler.backends.transformers.model_loader import load_model, load_tokenizer
 from handler.backends.transformers.shared_image import ImageFeatures, decode_captions, encode_images
@@ -43,14 +44,12 @@ def check_preprocessing(folder: Path) -> None:
             )
 
 
-class TransformersDetector:
+class TransformersDetector(TorchDetector):
     """A transformers ``GroundingDinoForObjectDetection`` or ``MMGroundingDinoForObjectDetection``."""
 
-    def __init__(self, model: nn.Module, tokenizer: object, device: torch.device, dtype: str = "float32") -> None:
-        self.model = model
+    def __init__(self, model: nn.Module, tokenizer: Any, device: torch.device, dtype: str = "float32") -> None:
+        super().__init__(model, device, dtype)
         self.hf_tokenizer = tokenizer
-        self.device = device
-        self.dtype = dtypes.resolve_dtype(dtype, device)
         self.tokenizer = BertTokens(tokenizer)
         self.max_text_len: int = model.config.max_text_len
 
@@ -64,15 +63,12 @@ class TransformersDetector:
         check_preprocessing(folder)
         return cls(load_model(folder, checkpoint, device), load_tokenizer(folder), device, settings.dtype)
 
-    @torch.inference_mode()
-    def encode_images(self, images: torch.Tensor) -> ImageFeatures:
-        with dtypes.autocast(self.dtype, self.device):
-            return encode_images(self.model, images.to(self.device, non_blocking=True))
+    def _encode(self, images: torch.Tensor) -> ImageFeatures:
+        return encode_images(self.model, images)
 
-    @torch.inference_mode()
-    def decode(self, encoded: ImageFeatures, owners: Sequence[int], captions: Sequence[str]) -> QueryScores:
-        text = self.hf_tokenizer(list(captions), padding="longest", return_tensors="pt").to(self.device)
-        with dtypes.autocast(self.dtype, self.device):
-            outputs = decode_captions(self.model, encoded, owners, dict(text))
-            # One device-to-host copy for the whole call, as in the upstream back end.
-            return QueryScores(probs=outputs.logits.sigmoid().float().cpu(), boxes=outputs.pred_boxes.float().cpu())
+    def _decode(
+        self, encoded: ImageFeatures, owners: Sequence[int], captions: list[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        text = self.hf_tokenizer(captions, padding="longest", return_tensors="pt").to(self.device)
+        outputs = decode_captions(self.model, encoded, owners, dict(text))
+        return outputs.logits, outputs.pred_boxes
