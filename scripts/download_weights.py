@@ -176,6 +176,14 @@ def demo_checkpoint(config: str) -> Path:
     return target
 
 
+def fetch(args: argparse.Namespace) -> Path:
+    """The official weights the arguments name: a Hugging Face folder or an rf-groundingdino checkpoint."""
+    if args.hf_model:
+        return download_hf(args.hf_model, REPO / "weights" / args.hf_model.replace("/", "--"))
+    weights = WEIGHTS[args.model]
+    return download(weights, REPO / "weights" / Path(urlparse(weights.url).path).name, args.sha256)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", choices=sorted(WEIGHTS), default="swint_ogc")
@@ -189,22 +197,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     (REPO / "weights").mkdir(exist_ok=True)
-    if args.hf_model:
-        fetch = lambda: download_hf(args.hf_model, REPO / "weights" / args.hf_model.replace("/", "--"))  # noqa: E731
-        fallback = lambda: demo_hf_folder(args.hf_model)  # noqa: E731
-    else:
-        weights = WEIGHTS[args.model]
-        target = REPO / "weights" / Path(urlparse(weights.url).path).name
-        fetch = lambda: download(weights, target, args.sha256)  # noqa: E731
-        fallback = lambda: demo_checkpoint(weights.config)  # noqa: E731
     try:
-        path = fetch()
+        path = fetch(args)
         logger.info("official weights ready: %s", path)
     except (DownloadError, OSError, requests.RequestException) as error:
         if not args.demo_fallback:
             raise SystemExit(f"download failed: {error}") from None
         logger.warning("official weights unavailable (%s)", error)
-        path = fallback()
+        path = demo_hf_folder(args.hf_model) if args.hf_model else demo_checkpoint(WEIGHTS[args.model].config)
     sys.stdout.write(f"{path}\n")
 
 
