@@ -1,5 +1,10 @@
 """Build a self-contained GroundingDINO ``.mar``: handler package, configs, tokenizer, checkpoint.
 
+Two kinds of model: an rf-groundingdino checkpoint with its Python config (``--checkpoint``,
+``--config``: the ``upstream`` back end), or a Hugging Face model folder (``--hf-model``: the
+``transformers`` back end; its ``model.safetensors`` becomes the archive's serialized file and
+the rest of the folder, config and tokenizer, goes in as ``hf_model/``).
+
 The archive holds everything the worker needs, so TorchServe starts it with no network and no
 per-model pip install. Handler settings and TorchServe model settings can be overridden here
 (tests use a small config and image size) without editing ``model_config/model-config.yaml``.
@@ -14,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +30,19 @@ from handler import defaults
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "handler" / "frontends" / "torchserve" / "torchserve_handler.py"  # the .mar's handler
 BERT_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
+HF_FOLDER = "hf_model"  # where a Hugging Face model folder's files lie in the model dir
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 logger = logging.getLogger("build_mar")
 
 
+def _stage_handler(stage: Path) -> None:
+    shutil.copytree(REPO / "handler", stage / "handler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def _stage(stage: Path, model_config: Path) -> None:
     """Lay out the archive's extra files exactly as the handler expects them in the model dir."""
-    shutil.copytree(REPO / "handler", stage / "handler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _stage_handler(stage)
     (stage / "model_config").mkdir()
     shutil.copy2(model_config, stage / "model_config" / model_config.name)
     (stage / "bert-base-uncased").mkdir()
@@ -42,14 +53,33 @@ def _stage(stage: Path, model_config: Path) -> None:
         shutil.copy2(source, stage / "bert-base-uncased" / name)
 
 
+def hf_weights(folder: Path) -> Path:
+    """The single weights file of a Hugging Face model folder."""
+    for name in HF_WEIGHTS:
+        if (folder / name).exists():
+            return folder / name
+    raise SystemExit(f"{folder} has none of {', '.join(HF_WEIGHTS)} (sharded checkpoints: merge them first)")
+
+
+def _stage_hf(stage: Path, folder: Path) -> None:
+    """The handler package and the folder's config, processor and tokenizer files (not its weights)."""
+    _stage_handler(stage)
+    shutil.copytree(folder, stage / HF_FOLDER, ignore=shutil.ignore_patterns(*HF_WEIGHTS, "*.partial", ".*"))
+
+
 def merged_model_yaml(
-    model_config: Path, overrides: Mapping[str, Any] | None = None, handler_overrides: Mapping[str, Any] | None = None
+    model_config: Path | None,
+    overrides: Mapping[str, Any] | None = None,
+    handler_overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """model-config.yaml with the architecture config set and the given overrides applied."""
+    """model-config.yaml with the model set and the given overrides applied (``None``: a Hugging Face folder)."""
     settings = yaml.safe_load((REPO / "model_config" / "model-config.yaml").read_text())
     settings.update(overrides or {})
     handler = dict(settings.get("handler") or {})
-    handler["model_config"] = f"model_config/{model_config.name}"
+    if model_config is None:
+        handler.update(backend="transformers", model_config=HF_FOLDER)
+    else:
+        handler["model_config"] = f"model_config/{model_config.name}"
     handler.update(handler_overrides or {})
     settings["handler"] = handler
     return settings
@@ -71,13 +101,53 @@ def build_mar(
     """
     if not checkpoint.exists():
         raise SystemExit(f"checkpoint {checkpoint} not found")
+    return _archive(
+        checkpoint,
+        lambda stage: _stage(stage, model_config),
+        export_path,
+        model_name,
+        merged_model_yaml(model_config, overrides, handler_overrides),
+        archive_format,
+    )
+
+
+def build_hf_mar(
+    folder: Path,
+    export_path: Path,
+    model_name: str = defaults.MODEL_NAME,
+    overrides: Mapping[str, Any] | None = None,
+    handler_overrides: Mapping[str, Any] | None = None,
+    archive_format: str = "default",
+) -> Path:
+    """Like :func:`build_mar` for a Hugging Face model folder, served by the ``transformers`` back end."""
+    if not (folder / "config.json").exists():
+        raise SystemExit(f"{folder} is not a Hugging Face model folder (no config.json)")
+    return _archive(
+        hf_weights(folder),
+        lambda stage: _stage_hf(stage, folder),
+        export_path,
+        model_name,
+        merged_model_yaml(None, overrides, handler_overrides),
+        archive_format,
+    )
+
+
+def _archive(
+    checkpoint: Path,
+    stage_files: Callable[[Path], None],
+    export_path: Path,
+    model_name: str,
+    model_yaml: Mapping[str, Any],
+    archive_format: str,
+) -> Path:
+    """Run torch-model-archiver on ``checkpoint`` and the files ``stage_files`` lays out."""
     export_path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mar-stage-") as tmp:
         stage = Path(tmp) / "extra"
         stage.mkdir()
-        _stage(stage, model_config)
+        stage_files(stage)
         config_file = Path(tmp) / "model-config.yaml"
-        config_file.write_text(yaml.safe_dump(merged_model_yaml(model_config, overrides, handler_overrides)))
+        config_file.write_text(yaml.safe_dump(dict(model_yaml)))
         command = [
             str(Path(sys.executable).parent / "torch-model-archiver"),
             "--model-name",
@@ -111,7 +181,9 @@ def build_mar(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", type=Path, required=True)
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", type=Path, help="rf-groundingdino checkpoint (.pth), with --config")
+    model.add_argument("--hf-model", type=Path, help="Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder")
     parser.add_argument("--config", type=Path, default=REPO / defaults.MODEL_CONFIG)
     parser.add_argument("--export-path", type=Path, default=REPO / "model_store")
     parser.add_argument("--model-name", default=defaults.MODEL_NAME)
@@ -124,7 +196,10 @@ def main() -> None:
         overrides["batchSize"] = args.batch_size
     if args.workers:
         overrides.update(minWorkers=args.workers, maxWorkers=args.workers)
-    build_mar(args.checkpoint, args.export_path, args.config, args.model_name, overrides)
+    if args.hf_model:
+        build_hf_mar(args.hf_model, args.export_path, args.model_name, overrides)
+    else:
+        build_mar(args.checkpoint, args.export_path, args.config, args.model_name, overrides)
 
 
 if __name__ == "__main__":

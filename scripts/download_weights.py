@@ -1,6 +1,10 @@
 """Download the official GroundingDINO weights, checked; optionally fall back to a random demo.
 
-Prints the checkpoint path on stdout (the last line), so shell scripts can use it. The download
+Two kinds: the original rf-groundingdino checkpoints (``--model``, from GitHub releases) and
+the Hugging Face ports served by the ``transformers`` back end (``--hf-model``: GroundingDINO,
+MM-Grounding-DINO, LLMDet), downloaded as a model folder from the hub.
+
+Prints the checkpoint path (or model folder) on stdout (the last line), so shell scripts can use it. The download
 streams to a ``.partial`` file with a progress bar, then is checked: the byte count must equal the
 server's Content-Length and exceed the known minimum size, and its sha256 must match ``--sha256``
 when given (it is written next to the file either way). Nothing is re-downloaded once present.
@@ -43,6 +47,36 @@ WEIGHTS = {
         850_000_000,
     ),
 }
+
+
+@dataclass(frozen=True)
+class HubModel:
+    model_type: str  # config.json model_type, which the transformers back end reads
+    min_bytes: int  # model.safetensors: ~0.7 GB for Swin-T, ~0.9 GB Swin-B, ~1.3 GB Swin-L
+
+
+_TINY, _BASE, _LARGE = 600_000_000, 800_000_000, 1_100_000_000
+HUB = "https://huggingface.co"
+HF_MODELS = {
+    "IDEA-Research/grounding-dino-tiny": HubModel("grounding-dino", _TINY),
+    "IDEA-Research/grounding-dino-base": HubModel("grounding-dino", _BASE),
+    **{
+        f"openmmlab-community/mm_grounding_dino_{name}": HubModel("mm-grounding-dino", size)
+        for name, size in (
+            ("tiny_o365v1_goldg", _TINY),
+            ("tiny_o365v1_goldg_grit", _TINY),
+            ("tiny_o365v1_goldg_v3det", _TINY),
+            ("tiny_o365v1_goldg_grit_v3det", _TINY),
+            ("base_o365v1_goldg_v3det", _BASE),
+            ("large_o365v2_oiv6_goldg", _LARGE),
+        )
+    },
+    # LLMDet: MM-Grounding-DINO architecture co-trained with an LLM (inference is MM-Grounding-DINO's).
+    "iSEE-Laboratory/llmdet_tiny": HubModel("mm-grounding-dino", _TINY),
+    "iSEE-Laboratory/llmdet_base": HubModel("mm-grounding-dino", _BASE),
+    "iSEE-Laboratory/llmdet_large": HubModel("mm-grounding-dino", _LARGE),
+}
+HF_FILES = ["*.json", "*.txt", "model.safetensors"]  # config, processor, tokenizer, weights
 
 
 class DownloadError(RuntimeError):
@@ -89,6 +123,48 @@ def download(weights: Weights, target: Path, sha256: str | None = None) -> Path:
     return target
 
 
+def download_hf(model_id: str, target: Path) -> Path:
+    """Fetch the hub folder ``model_id`` to ``target`` and check its weights' size; return ``target``."""
+    model = HF_MODELS[model_id]
+    weights = target / "model.safetensors"
+    if weights.exists() and weights.stat().st_size >= model.min_bytes:
+        return target
+    if not reachable(HUB):
+        raise DownloadError("huggingface.co is not reachable from this machine")
+    from huggingface_hub import snapshot_download
+
+    snapshot_download(model_id, local_dir=target, allow_patterns=HF_FILES)  # progress bars included
+    size = weights.stat().st_size if weights.exists() else 0
+    if size < model.min_bytes:
+        raise DownloadError(f"{weights}: {size} bytes, expected at least {model.min_bytes}")
+    return target
+
+
+def _banner(target: Path, source: str) -> None:
+    banner = "!" * 78
+    for line in (
+        banner,
+        "USING RANDOM-WEIGHT DEMO WEIGHTS: the service runs, detections are MEANINGLESS.",
+        f"  {target}",
+        f"  Put the official weights in weights/ (or run this script where {source}",
+        "  is reachable) and rebuild the .mar for real detections.",
+        banner,
+    ):
+        logger.warning(line)
+
+
+def demo_hf_folder(model_id: str) -> Path:
+    """A seeded random-weight folder of ``model_id``'s model type at full (Swin-T) size, clearly named."""
+    from handler.hf_testing import make_random_hf_model
+
+    model_type = HF_MODELS[model_id].model_type
+    target = REPO / "weights" / f"RANDOM_DEMO_hf_{model_type}"
+    if not (target / "model.safetensors").exists():
+        make_random_hf_model(model_type, target, size="full")
+    _banner(target, "huggingface.co")
+    return target
+
+
 def demo_checkpoint(config: str) -> Path:
     """A seeded random-weight checkpoint in the official format, clearly named as such."""
     from handler.testing import make_random_checkpoint
@@ -96,22 +172,22 @@ def demo_checkpoint(config: str) -> Path:
     target = REPO / "weights" / f"RANDOM_DEMO_{Path(config).stem}.pth"
     if not target.exists():
         make_random_checkpoint(REPO / config, target)
-    banner = "!" * 78
-    for line in (
-        banner,
-        "USING A RANDOM-WEIGHT DEMO CHECKPOINT: the service runs, detections are MEANINGLESS.",
-        f"  {target}",
-        "  Put the official weights in weights/ (or run this script where GitHub",
-        "  is reachable) and rebuild the .mar for real detections.",
-        banner,
-    ):
-        logger.warning(line)
+    _banner(target, "GitHub")
     return target
+
+
+def fetch(args: argparse.Namespace) -> Path:
+    """The official weights the arguments name: a Hugging Face folder or an rf-groundingdino checkpoint."""
+    if args.hf_model:
+        return download_hf(args.hf_model, REPO / "weights" / args.hf_model.replace("/", "--"))
+    weights = WEIGHTS[args.model]
+    return download(weights, REPO / "weights" / Path(urlparse(weights.url).path).name, args.sha256)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", choices=sorted(WEIGHTS), default="swint_ogc")
+    parser.add_argument("--hf-model", choices=sorted(HF_MODELS), help="a Hugging Face model (transformers back end)")
     parser.add_argument("--sha256", help="expected sha256 of the file (checked when given)")
     parser.add_argument(
         "--demo-fallback",
@@ -120,17 +196,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    weights = WEIGHTS[args.model]
-    target = REPO / "weights" / Path(urlparse(weights.url).path).name
-    target.parent.mkdir(exist_ok=True)
+    (REPO / "weights").mkdir(exist_ok=True)
     try:
-        path = download(weights, target, args.sha256)
+        path = fetch(args)
         logger.info("official weights ready: %s", path)
-    except (DownloadError, requests.RequestException) as error:
+    except (DownloadError, OSError, requests.RequestException) as error:
         if not args.demo_fallback:
             raise SystemExit(f"download failed: {error}") from None
         logger.warning("official weights unavailable (%s)", error)
-        path = demo_checkpoint(weights.config)
+        path = demo_hf_folder(args.hf_model) if args.hf_model else demo_checkpoint(WEIGHTS[args.model].config)
     sys.stdout.write(f"{path}\n")
 
 

@@ -22,7 +22,9 @@ from handler.testing import (
 )
 
 # Tests that run a real model (random weights) are slow on CPU: they belong to the integration set.
-MODEL_FIXTURES = frozenset({"tiny_checkpoint", "make_pipeline", "pipeline", "full_pipeline"})
+MODEL_FIXTURES = frozenset(
+    {"tiny_checkpoint", "make_pipeline", "pipeline", "full_pipeline", "make_hf_pipeline", "any_pipeline"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,3 +70,18 @@ def full_pipeline() -> DetectionPipeline:
         model_config=f"model_config/{FULL_CONFIG.name}", resize_short=256, resize_max=384, warmup=False
     )
     return DetectionPipeline.load(REPO, cached_random_checkpoint(FULL_CONFIG), settings, torch.device("cpu"))
+
+
+@pytest.fixture(scope="session")
+def make_hf_pipeline() -> Callable[..., DetectionPipeline]:
+    """Build an in-process pipeline on the transformers back end with a tiny random ``model_type`` folder."""
+    from handler.hf_testing import cached_random_hf_model
+
+    def make(model_type: str, **overrides: Any) -> DetectionPipeline:
+        folder = cached_random_hf_model(model_type)
+        settings = HandlerSettings(
+            backend="transformers", model_config=folder.name, **{**TEST_HANDLER_SETTINGS, **overrides}
+        )
+        return DetectionPipeline.load(folder.parent, folder / "model.safetensors", settings, torch.device("cpu"))
+
+    return make

@@ -15,7 +15,10 @@ from handler.backends.base import Detector
 from handler.core.settings import HandlerSettings
 
 # setting value -> "module:class"
-BACKENDS = {"upstream": "handler.backends.upstream.detector:UpstreamDetector"}
+BACKENDS = {
+    "upstream": "handler.backends.upstream.detector:UpstreamDetector",
+    "transformers": "handler.backends.transformers.detector:TransformersDetector",
+}
 
 
 def load_detector(model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device) -> Detector:

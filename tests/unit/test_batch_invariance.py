@@ -1,4 +1,8 @@
-"""A request's answer does not depend on its batch-mates, on the full Swin-T config.
+"""A request's answer does not depend on its batch-mates, on every back end.
+
+The upstream back end runs the full Swin-T config; the transformers back end runs tiny random
+``grounding-dino`` and ``mm-grounding-dino`` folders (the same fixes matter there: the fusion
+attention's batch-wide maximum shows on the one-thread plan, which batches several captions).
 
 Random weights amplify any numerical leak between batch items (the top-900 query selection turns
 1e-6 into other boxes), so they are used on purpose. Every member of every batch is compared with
@@ -20,6 +24,7 @@ from PIL import Image, ImageOps
 
 from handler.core.batching import CallLimits
 from handler.core.pipeline import DetectionPipeline
+from handler.core.settings import HandlerSettings
 from handler.frontends.torchserve.answers import answer_bodies
 from handler.testing import NAMES_400, encode
 
@@ -35,6 +40,14 @@ def _request(image: bytes, prompt: str | list[str], threshold: float = 0.6) -> R
 
 def _variant(data: bytes, transform: Callable[[Image.Image], Image.Image]) -> bytes:
     return encode(transform(Image.open(io.BytesIO(data)).convert("RGB")))
+
+
+@pytest.fixture(scope="module", params=["upstream", "grounding-dino", "mm-grounding-dino"])
+def any_pipeline(request: pytest.FixtureRequest, make_hf_pipeline) -> DetectionPipeline:
+    """Each back end in turn: upstream on the full config, transformers on tiny folders of both model types."""
+    if request.param == "upstream":
+        return request.getfixturevalue("full_pipeline")
+    return make_hf_pipeline(request.param, resize_short=256, resize_max=384, warmup=False)
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +71,12 @@ def _difference(batched: dict[str, Any], alone: dict[str, Any]) -> float:
     return float(max(boxes, scores))
 
 
-_SOLO: dict[str, dict[str, Any]] = {}
+_SOLO: dict[tuple[HandlerSettings, str], dict[str, Any]] = {}
 
 
 def _solo(pipeline: DetectionPipeline, request: Request) -> dict[str, Any]:
-    """The request's answer alone, computed once per session (requests recur across tests)."""
-    key = hashlib.sha256(repr(sorted(request.items())).encode()).hexdigest()
+    """The request's answer alone, computed once per model and session (requests recur across tests)."""
+    key = (pipeline.settings, hashlib.sha256(repr(sorted(request.items())).encode()).hexdigest())
     if key not in _SOLO:
         _SOLO[key] = answer_bodies(pipeline, [request])[0]
     return _SOLO[key]
@@ -79,40 +92,40 @@ def assert_each_answer_as_if_alone(pipeline: DetectionPipeline, requests: list[R
     assert max(differences) <= TOLERANCE, differences
 
 
-def test_different_images_of_one_size_with_different_captions(full_pipeline, images) -> None:
+def test_different_images_of_one_size_with_different_captions(any_pipeline, images) -> None:
     requests = [
         _request(images["coffee.png"], "rocket ."),
         _request(images["coffee-mirror"], "bird . sky ."),
         _request(images["coffee-flip"], "cup . saucer . a silver spoon"),
         _request(images["coffee-mirror"], "plane ."),
     ]
-    assert_each_answer_as_if_alone(full_pipeline, requests, "same size, different captions")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "same size, different captions")
 
 
-def test_one_image_with_several_captions(full_pipeline, images) -> None:
+def test_one_image_with_several_captions(any_pipeline, images) -> None:
     captions = ["person .", "helmet . glove", "flag .", "a person in a white space suit . an american flag"]
     requests = [_request(images["astronaut.png"], caption) for caption in captions]
-    assert_each_answer_as_if_alone(full_pipeline, requests, "one image, several captions")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "one image, several captions")
 
 
-def test_images_of_different_sizes(full_pipeline, images) -> None:
+def test_images_of_different_sizes(any_pipeline, images) -> None:
     names = ["astronaut.png", "chelsea.png", "rocket.jpg", "coffee.png", "motorcycle_left.png"]
     requests = [_request(images[name], "cat . rocket . cup . person") for name in names]
-    assert_each_answer_as_if_alone(full_pipeline, requests, "different sizes, one caption")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "different sizes, one caption")
 
 
-def test_prompts_over_256_tokens(full_pipeline, images) -> None:
+def test_prompts_over_256_tokens(any_pipeline, images) -> None:
     requests = [
         _request(images["coffee.png"], NAMES_400[:120]),
         _request(images["coffee-mirror"], NAMES_400[100:220]),
         _request(images["coffee-flip"], "cup ."),
         _request(images["chelsea.png"], NAMES_400[:120]),
     ]
-    assert all(len(full_pipeline.prepare(request).prompt.chunks) > 1 for request in requests[:2])
-    assert_each_answer_as_if_alone(full_pipeline, requests, "prompts over 256 tokens")
+    assert all(len(any_pipeline.prepare(request).prompt.chunks) > 1 for request in requests[:2])
+    assert_each_answer_as_if_alone(any_pipeline, requests, "prompts over 256 tokens")
 
 
-def test_every_request_of_a_mixed_batch_in_either_order(full_pipeline, images) -> None:
+def test_every_request_of_a_mixed_batch_in_either_order(any_pipeline, images) -> None:
     requests = [
         _request(images["coffee.png"], "rocket ."),
         _request(images["astronaut.png"], "person . flag"),
@@ -121,17 +134,17 @@ def test_every_request_of_a_mixed_batch_in_either_order(full_pipeline, images) -
         _request(images["astronaut.png"], "helmet ."),
         _request(images["rocket.jpg"], "rocket . smoke"),
     ]
-    assert_each_answer_as_if_alone(full_pipeline, requests, "mixed batch")
-    assert_each_answer_as_if_alone(full_pipeline, requests[::-1], "mixed batch, reversed")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "mixed batch")
+    assert_each_answer_as_if_alone(any_pipeline, requests[::-1], "mixed batch, reversed")
 
 
-def test_batched_calls_on_one_thread_equal_solo(full_pipeline, images, monkeypatch) -> None:
+def test_batched_calls_on_one_thread_equal_solo(any_pipeline, images, monkeypatch) -> None:
     """The plan of CUDA and one-thread CPU workers: shared backbone pass, calls of equal-length captions.
 
     One CPU thread makes the GEMMs' rounding independent of the batch size, so what is left to
     compare is what the fixes and the grouping decide: no batch-wide max, no mask mix-up, no padding.
     """
-    monkeypatch.setattr(full_pipeline, "limits", CallLimits(max_images=8, max_captions=8))
+    monkeypatch.setattr(any_pipeline, "limits", CallLimits(max_images=8, max_captions=8))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -142,7 +155,7 @@ def test_batched_calls_on_one_thread_equal_solo(full_pipeline, images, monkeypat
             _request(images["coffee.png"], "cup . saucer . a silver spoon"),
         ]
         _SOLO.clear()  # solo answers of this thread count
-        assert_each_answer_as_if_alone(full_pipeline, requests, "CUDA plan at one thread")
+        assert_each_answer_as_if_alone(any_pipeline, requests, "CUDA plan at one thread")
     finally:
         torch.set_num_threads(threads)
         _SOLO.clear()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from handler.backends.upstream.bert_tokens import BertTokens
+from handler.backends.bert_tokens import BertTokens
 from handler.core.class_names import MAX_CLASS_CHARS, MAX_CLASSES
 from handler.core.errors import InvalidInput
 from handler.core.pipeline import DetectionPipeline

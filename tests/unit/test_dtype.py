@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
+from handler.backends.dtypes import autocast, resolve_dtype
 from handler.backends.upstream.detector import UpstreamDetector
-from handler.backends.upstream.precision import autocast, resolve_dtype
 from handler.core.errors import InvalidInput
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings

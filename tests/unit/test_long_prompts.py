@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from handler.backends.upstream.bert_tokens import BertTokens
+from handler.backends.bert_tokens import BertTokens
 from handler.core.pipeline import DetectionPipeline
 from handler.core.prompt import build_prompt
 from handler.core.request import parse_request

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from handler.backends.upstream.bert_tokens import BertTokens
+from handler.backends.bert_tokens import BertTokens
 from handler.core.batching import RawDetections
 from handler.core.errors import InvalidInput
 from handler.core.nms import keep_detections

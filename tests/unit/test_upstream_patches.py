@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from handler.backends.upstream.patching import UpstreamChanged, fingerprint, guarded_patch
+from handler.backends.patching import UpstreamChanged, fingerprint, guarded_patch
 
 
 def original(x: int) -> int:

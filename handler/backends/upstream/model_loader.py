@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from handler.backends.upstream.patching import check_fingerprint
+from handler.backends.patching import check_fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -23,62 +23,20 @@ refuses to patch functions other than the ones these fixes were written for (see
 
 from __future__ import annotations
 
-import functools
-import inspect
 import types
 import warnings
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from handler.backends.upstream.patching import guarded_patch
+from handler.backends.patching import guarded_patch, per_item
 
 # Source fingerprints of the rf-groundingdino 0.3.0 functions the fixes replace or wrap.
 TEXT_ENCODER_LAYER_FORWARD = "a42aa225f35d071f"
 GENERATE_MASKS = "fd5f9f86101586aa"
 FUSION_ATTENTION_FORWARD = "a21480291f924d77"
 BERT_WARPER_FORWARD = "242df35608126547"
-_PER_ITEM = "_per_batch_item"
-
-
-def _concatenate(outputs: list[Any], dims: Sequence[int]) -> Any:
-    """Per-item outputs joined back into one batch: tensors, tuples of tensors, or a ModelOutput."""
-    first = outputs[0]
-    if isinstance(first, Tensor):
-        return torch.cat(outputs, dim=dims[0])
-    if isinstance(first, Mapping):
-        return type(first)(**{key: torch.cat([output[key] for output in outputs], dim=dims[0]) for key in first})
-    return tuple(torch.cat(parts, dim=dim) for parts, dim in zip(zip(*outputs), dims))
-
-
-def _per_item(
-    forward: Callable[..., Any], batch_dims: dict[str, int], output_dims: Sequence[int]
-) -> Callable[..., Any]:
-    """``forward`` run on each batch item alone, outputs concatenated (``batch_dims``: each argument's batch dim)."""
-    if getattr(forward, _PER_ITEM, False):
-        return forward
-    names = list(inspect.signature(forward).parameters)[1:]
-
-    @functools.wraps(forward)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        bound = {**dict(zip(names, args)), **kwargs}
-        first = next(name for name in batch_dims if bound.get(name) is not None)
-        size = bound[first].shape[batch_dims[first]]
-        if size == 1:
-            return forward(self, **bound)
-
-        def item(index: int) -> dict[str, Any]:
-            return {
-                name: value.narrow(batch_dims[name], index, 1) if name in batch_dims and value is not None else value
-                for name, value in bound.items()
-            }
-
-        return _concatenate([forward(self, **item(index)) for index in range(size)], output_dims)
-
-    setattr(wrapper, _PER_ITEM, True)
-    return wrapper
 
 
 def generate_masks_with_special_tokens_and_transfer_map(
@@ -133,7 +91,7 @@ def apply() -> None:
     text_layer = transformer_vanilla.TransformerEncoderLayer
     text_layer_dims = {"src": 1, "src_mask": 0, "src_key_padding_mask": 0, "pos": 1}
     guarded_patch(
-        text_layer, "forward", _per_item(text_layer.forward, text_layer_dims, (1,)), TEXT_ENCODER_LAYER_FORWARD
+        text_layer, "forward", per_item(text_layer.forward, text_layer_dims, (1,)), TEXT_ENCODER_LAYER_FORWARD
     )
     guarded_patch(
         groundingdino,
@@ -143,13 +101,13 @@ def apply() -> None:
     )
     bert = bertwarper.BertModelWarper
     bert_dims = {"input_ids": 0, "attention_mask": 0, "token_type_ids": 0, "position_ids": 0}
-    guarded_patch(bert, "forward", _per_item(bert.forward, bert_dims, (0,)), BERT_WARPER_FORWARD)
+    guarded_patch(bert, "forward", per_item(bert.forward, bert_dims, (0,)), BERT_WARPER_FORWARD)
     attention = fuse_modules.BiMultiHeadAttention
     attention_dims = {"v": 0, "l": 0, "attention_mask_v": 0, "attention_mask_l": 0}
-    guarded_patch(attention, "forward", _per_item(attention.forward, attention_dims, (0, 0)), FUSION_ATTENTION_FORWARD)
+    guarded_patch(attention, "forward", per_item(attention.forward, attention_dims, (0, 0)), FUSION_ATTENTION_FORWARD)
 
 
 def apply_to_model(model: nn.Module) -> None:
     """Per-model part of the fixes: the text projection (``feat_map``, a Linear) runs per batch item too."""
     linear = model.feat_map
-    linear.forward = types.MethodType(_per_item(type(linear).forward, {"input": 0}, (0,)), linear)
+    linear.forward = types.MethodType(per_item(type(linear).forward, {"input": 0}, (0,)), linear)
