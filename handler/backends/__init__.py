@@ -15,7 +15,11 @@ from handler.backends.base import Detector
 from handler.core.settings import HandlerSettings
 
 # setting value -> "module:class"
-BACKENDS = {"upstream": "handler.backends.upstream.detector:UpstreamDetector"}
+BACKENDS = {
+    "upstream": "handler.backends.upstream.detector:UpstreamDetector",
+    # Tests only: upstream with failures on request (see the module); never selected by default.
+    "fault-injection": "handler.backends.fault_injection:FaultInjectingDetector",
+}
 
 
 def load_detector(model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device) -> Detector:
