@@ -167,6 +167,12 @@ class TorchServe:
     def model_ready(self) -> bool:
         return workers_ready(self.management_url, self.model_name)
 
+    def worker_pids(self) -> list[int]:
+        """The process ids of the model's Python workers (management API), for fault and soak runs."""
+        reply = requests.get(f"{self.management_url}/models/{self.model_name}", timeout=10)
+        reply.raise_for_status()
+        return [int(worker["pid"]) for worker in reply.json()[0].get("workers", []) if worker.get("pid")]
+
     def tail_log(self, lines: int = 60) -> str:
         path = self.workdir / "stdout.log" if self.workdir else None
         if not path or not path.exists():
