@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 INNER_BACKEND = "upstream"
 OOM, ERROR, SLEEP = "inject oom", "inject error", "inject sleep"
-SLEEP_S = 2.0
+SLEEP_S = 1.0
 
 
 class FaultInjectingDetector:

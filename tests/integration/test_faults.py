@@ -154,7 +154,7 @@ def test_kill_9_mid_batch_fails_in_flight_requests_fast_and_the_client_run_loses
     while "handling a batch" not in log_text(faulty_server, "model_log.log")[before_model:]:
         assert time.monotonic() < deadline, "the client's first batch never started"
         time.sleep(0.05)
-    time.sleep(0.3)  # inside the injected 2 s sleep of the model call
+    time.sleep(0.3)  # inside the injected 1 s sleep of the model call
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     status, _, _ = post(faulty_server, "cup", seed=99)
