@@ -7,24 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG
-from scripts.build_mar import build_mar
+from handler.testing import TEST_HANDLER_SETTINGS
 from scripts.torchserve_runner import TorchServe
+from tests.integration.tiny_server import serve_tiny_mar
 
 
 @pytest.fixture(scope="session")
 def served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     """A real TorchServe with a real .mar (tiny config, batchSize 8) on free loopback ports."""
     store = tmp_path_factory.mktemp("model_store")
-    build_mar(
-        tiny_checkpoint,
-        store,
-        TINY_CONFIG,
-        overrides={"batchSize": 8, "maxBatchDelay": 1000},
-        handler_overrides=TEST_HANDLER_SETTINGS,
-    )
-    server = TorchServe(store).start(timeout=300)
-    try:
+    with serve_tiny_mar(
+        tiny_checkpoint, store, {"batchSize": 8, "maxBatchDelay": 1000}, TEST_HANDLER_SETTINGS
+    ) as server:
         yield server
-    finally:
-        server.stop()

@@ -25,10 +25,10 @@ from PIL import Image
 from gdino_client import Summary, annotate
 from gdino_client.retry import RetryPolicy
 from handler.backends.fault_injection import ERROR, OOM, SLEEP
-from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG, b64, encode
-from scripts.build_mar import build_mar
+from handler.testing import TEST_HANDLER_SETTINGS, b64, encode
 from scripts.torchserve_runner import TorchServe
 from tests.image_folders import write_images
+from tests.integration.tiny_server import serve_tiny_mar
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -43,18 +43,10 @@ ACCESS_LINE = re.compile(r'"POST /predictions/\S+ HTTP/1.1" (\d{3}) (\d+)')
 @pytest.fixture(scope="module")
 def faulty_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     store = tmp_path_factory.mktemp("faulty_store")
-    build_mar(
-        tiny_checkpoint,
-        store,
-        TINY_CONFIG,
-        overrides={"batchSize": BATCH_SIZE, "maxBatchDelay": 100},
-        handler_overrides={**FAST_SETTINGS, "backend": "fault-injection"},
-    )
-    server = TorchServe(store, extra_config={"job_queue_size": str(QUEUE_SIZE)}).start(timeout=300)
-    try:
+    overrides = {"batchSize": BATCH_SIZE, "maxBatchDelay": 100}
+    settings = {**FAST_SETTINGS, "backend": "fault-injection"}
+    with serve_tiny_mar(tiny_checkpoint, store, overrides, settings, {"job_queue_size": str(QUEUE_SIZE)}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def small_image(seed: int) -> bytes:
