@@ -26,7 +26,7 @@ def _class_values(value: Any) -> list[Any]:
     list or one name per line. A JSON string is refused: the typed contract is a list."""
     if isinstance(value, str):
         raise InvalidInput(
-            "'classes' must be a list of class names, e.g. [\"cat\", \"dog\"], got a string "
+            '\'classes\' must be a list of class names, e.g. ["cat", "dog"], got a string '
             "(one name per line is for multipart text fields only)",
             "InvalidClasses",
         )

@@ -9,7 +9,7 @@ import pytest
 
 from handler.testing import TEST_HANDLER_SETTINGS
 from scripts.torchserve_runner import TorchServe
-from tests.integration.tiny_server import serve_tiny_mar
+from tests.integration.tiny_server import FAST_SETTINGS, serve_tiny_mar
 
 
 @pytest.fixture(scope="session")
@@ -19,4 +19,12 @@ def served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
     with serve_tiny_mar(
         tiny_checkpoint, store, {"batchSize": 8, "maxBatchDelay": 1000}, TEST_HANDLER_SETTINGS
     ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fast_served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
+    """The tiny model on 128-160 px inputs, batchSize 8, 20 ms batch delay: cheap requests in bulk."""
+    store = tmp_path_factory.mktemp("fast_store")
+    with serve_tiny_mar(tiny_checkpoint, store, {"batchSize": 8, "maxBatchDelay": 20}, FAST_SETTINGS) as server:
         yield server

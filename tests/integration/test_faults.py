@@ -25,10 +25,10 @@ from PIL import Image
 from gdino_client import Summary, annotate
 from gdino_client.retry import RetryPolicy
 from handler.backends.fault_injection import ERROR, OOM, SLEEP
-from handler.testing import TEST_HANDLER_SETTINGS, b64, encode
+from handler.testing import b64, encode
 from scripts.torchserve_runner import TorchServe
 from tests.image_folders import write_images
-from tests.integration.tiny_server import serve_tiny_mar
+from tests.integration.tiny_server import FAST_SETTINGS, serve_tiny_mar
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 4
 BATCH_SIZE = 2
-FAST_SETTINGS = {**TEST_HANDLER_SETTINGS, "resize_short": 128, "resize_max": 160}  # answers do not matter here
 ACCESS_LINE = re.compile(r'"POST /predictions/\S+ HTTP/1.1" (\d{3}) (\d+)')
 
 

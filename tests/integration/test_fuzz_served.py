@@ -29,9 +29,9 @@ def draw_requests(seed: int, count: int) -> list:
     ]
 
 
-def test_thousands_of_fuzzed_requests_get_no_5xx_and_no_worker_restart(served_model):
-    url = f"{served_model.url}/predictions/{served_model.model_name}"
-    pids = served_model.worker_pids()
+def test_thousands_of_fuzzed_requests_get_no_5xx_and_no_worker_restart(fast_served_model):
+    url = f"{fast_served_model.url}/predictions/{fast_served_model.model_name}"
+    pids = fast_served_model.worker_pids()
     fuzzed = draw_requests(SEED, REQUESTS)
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda request: send(url, request), fuzzed))
@@ -40,5 +40,5 @@ def test_thousands_of_fuzzed_requests_get_no_5xx_and_no_worker_restart(served_mo
     assert not [key for key in outcomes if not 200 <= key[1] < 500], sorted(outcomes.items())
     assert {status for request, status in zip(fuzzed, statuses) if request.kind == "valid"} == {200}
     assert {status for request, status in zip(fuzzed, statuses) if request.kind == "bad"} == {400}
-    assert served_model.worker_pids() == pids
-    assert "died" not in (served_model.log_dir / "ts_log.log").read_text(errors="replace")
+    assert fast_served_model.worker_pids() == pids
+    assert "died" not in (fast_served_model.log_dir / "ts_log.log").read_text(errors="replace")

@@ -7,9 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from handler.testing import TINY_CONFIG
+from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG
 from scripts.build_mar import build_mar
 from scripts.torchserve_runner import TorchServe
+
+# Small model inputs for fault, fuzz and soak runs: thousands of requests, not accuracy checks.
+FAST_SETTINGS = {**TEST_HANDLER_SETTINGS, "resize_short": 128, "resize_max": 160}
 
 
 @contextmanager

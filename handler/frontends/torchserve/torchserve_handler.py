@@ -1,7 +1,7 @@
 """TorchServe entry point: a thin adapter from TorchServe's context and batches to the pipeline.
 
-Bad requests get HTTP 400 (or 500 for an internal failure) with a JSON body, for that request
-alone; the other requests of the batch are answered normally. The pipeline's stage timings,
+Bad requests get HTTP 400 (507 when the model ran out of memory, 500 for another internal
+failure) with a JSON body, for that request alone; the other requests of the batch are answered normally. The pipeline's stage timings,
 the batch size and the detections per image are emitted as custom metrics (see ``metrics``).
 The ``.mar`` names this file as its handler.
 """
