@@ -45,25 +45,24 @@ def predict_or_errors(detector: Detector, inputs: Sequence[ModelInput], limits: 
     """Like ``predict_batch``, but a failure becomes the error of the inputs that still fail alone."""
     if not inputs:
         return []
-    failure: str | None = None
     try:
         return list(predict_batch(detector, inputs, limits))
     except OUT_OF_MEMORY as exc:
-        failure = "oom"
+        out_of_memory = True
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     except Exception as exc:  # a bug or a device error: find the input that causes it
-        failure = "error"
+        out_of_memory = False
         reason = f"{type(exc).__name__}: {exc}"
         logger.error("model call of %d input(s) failed", len(inputs), exc_info=True)
     # Retries run outside the except block: the traceback holds the failed call's tensors.
     _release_cached_memory(detector.device)
     if len(inputs) == 1:
-        if failure == "oom":
+        if out_of_memory:
             logger.error("out of memory on one input alone (%s): answering 507; %s", _describe(inputs[0]), reason)
             return [ModelOutOfMemory()]
         logger.error("model call failed on one input alone (%s): answering 500; %s", _describe(inputs[0]), reason)
         return [InferenceError()]
-    if failure == "oom":
+    if out_of_memory:
         half = len(inputs) // 2
         logger.warning(
             "model call of %d inputs ran out of memory (%s): retrying as %d + %d",
