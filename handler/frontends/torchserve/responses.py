@@ -48,6 +48,19 @@ def error_status(error: DetectionError) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(error, kind)), SERVER_ERROR)
 
 
+def status_phrase(message: str, limit: int = 200) -> str:
+    """The HTTP reason phrase for an error reply: printable ASCII only, at most ``limit`` characters.
+
+    TorchServe 0.12's worker protocol frames the phrase with its length in characters but sends
+    it as UTF-8, so one non-ASCII character (an echoed field name, say) desynchronises the front
+    end, which then waits for the batch until ``responseTimeout`` and restarts the worker. The
+    JSON body keeps the full message.
+    """
+    ascii_text = message.encode("ascii", "backslashreplace").decode("ascii")
+    printable = "".join(char if " " <= char <= "~" else " " for char in ascii_text)
+    return printable if len(printable) <= limit else printable[: limit - 3] + "..."
+
+
 def reply(outcome: Detections | DetectionError) -> Reply:
     """The HTTP reply for one request's outcome."""
     if isinstance(outcome, DetectionError):

@@ -19,6 +19,7 @@ from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
 from handler.frontends.torchserve.answers import answer_batch
 from handler.frontends.torchserve.metrics import emit_metrics
+from handler.frontends.torchserve.responses import status_phrase
 
 logger = logging.getLogger(__name__)
 
@@ -69,5 +70,5 @@ class GroundingDINOHandler:
         for index, reply in enumerate(batch.replies):
             context.set_response_content_type(index, JSON)
             if reply.status != 200:
-                context.set_response_status(reply.status, reply.body["message"], index)
+                context.set_response_status(reply.status, status_phrase(reply.body["message"]), index)
         return [reply.encoded() for reply in batch.replies]
