@@ -169,17 +169,22 @@ def main() -> None:
         "--config", type=Path, default=TINY_CONFIG, help="model architecture (default: tiny test config)"
     )
     parser.add_argument("--checkpoint", type=Path, help="weights (default: a random-weight checkpoint for --config)")
+    parser.add_argument(
+        "--resize-short",
+        type=int,
+        help="model input short side (default: the test settings' 320 for the tiny model, else the service's)",
+    )
+    parser.add_argument("--resize-max", type=int, help="model input long side limit")
     parser.add_argument("--max-rss-growth-mb", type=float, default=100.0, help="allowed RSS growth after warm-up")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     checkpoint = args.checkpoint or cached_random_checkpoint(args.config)
+    handler = dict(TEST_HANDLER_SETTINGS) if args.config == TINY_CONFIG else {}
+    handler.update(
+        {key: value for key, value in (("resize_short", args.resize_short), ("resize_max", args.resize_max)) if value}
+    )
     with tempfile.TemporaryDirectory(prefix="soak-store-") as store:
-        build_mar(
-            checkpoint,
-            Path(store),
-            args.config,
-            handler_overrides=TEST_HANDLER_SETTINGS if args.config == TINY_CONFIG else None,
-        )
+        build_mar(checkpoint, Path(store), args.config, handler_overrides=handler)
         with TorchServe(Path(store)) as server:
             result = run_soak(
                 server,

@@ -19,7 +19,7 @@ MAX_RSS_GROWTH_MB = 150.0
 
 
 def test_short_soak_has_no_server_errors_no_restart_and_bounded_memory_growth(fast_served_model):
-    result = run_soak(fast_served_model, requests=240, windows=4, warmup_windows=1, concurrency=4, seed=3, max_side=160)
+    result = run_soak(fast_served_model, requests=80, windows=4, warmup_windows=1, concurrency=4, seed=3, max_side=160)
     logger.warning("short soak:\n%s", result.table())
     assert result.server_errors == 0
     assert not result.worker_restarted
