@@ -7,6 +7,7 @@ config, log folder and ports, so runs never collide with each other or with a se
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -33,10 +34,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def workers_ready(management_url: str, model_name: str) -> bool:
+def workers_ready(management_url: str, model_name: str, headers: dict[str, str] | None = None) -> bool:
     """Whether the model has workers and all are READY (``/ping`` says Healthy before that)."""
     try:
-        reply = requests.get(f"{management_url}/models/{model_name}", timeout=5)
+        reply = requests.get(f"{management_url}/models/{model_name}", headers=headers, timeout=5)
     except requests.RequestException:
         return False
     if reply.status_code != 200:
@@ -174,8 +175,27 @@ class TorchServe:
             time.sleep(0.5)
         raise TimeoutError(f"model not READY after {timeout:.0f} s:\n{self.tail_log()}")
 
+    @property
+    def key_file(self) -> Path:
+        """Where TorchServe writes its keys when token authorization is on (its working directory)."""
+        assert self.workdir is not None
+        return self.workdir / "key_file.json"
+
+    def management_headers(self) -> dict[str, str]:
+        """The management key's Authorization header when token authorization is on, else none."""
+        if not self.key_file.exists():
+            return {}
+        return {"Authorization": f"Bearer {json.loads(self.key_file.read_text())['management']['key']}"}
+
     def model_ready(self) -> bool:
-        return workers_ready(self.management_url, self.model_name)
+        return workers_ready(self.management_url, self.model_name, self.management_headers())
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the model's Python workers (management API), for fault and soak runs."""
+        url = f"{self.management_url}/models/{self.model_name}"
+        reply = requests.get(url, headers=self.management_headers(), timeout=10)
+        reply.raise_for_status()
+        return [int(worker["pid"]) for worker in reply.json()[0].get("workers", []) if worker.get("pid")]
 
     def tail_log(self, lines: int = 60) -> str:
         path = self.workdir / "stdout.log" if self.workdir else None

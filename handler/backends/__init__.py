@@ -18,6 +18,8 @@ from handler.core.settings import HandlerSettings
 BACKENDS = {
     "upstream": "handler.backends.upstream.detector:UpstreamDetector",
     "transformers": "handler.backends.transformers.detector:TransformersDetector",
+    # Tests only: upstream with failures on request (see the module); never selected by default.
+    "fault-injection": "handler.backends.fault_injection:FaultInjectingDetector",
 }
 
 

@@ -2,9 +2,9 @@
 
 A class list is another way of writing a caption: ``["person", "Hard hat"]`` becomes
 ``"person . hard hat ."`` (GroundingDINO's own ``" . "`` phrase separator), and every box is
-labelled with the caller's class name. Multipart clients send the list as one text field: a
-value starting with ``[`` is read as a JSON list, anything else as one class per line (blank
-lines ignored).
+labelled with the caller's class name. In JSON it must be a list (a string is refused).
+Multipart clients send the list as one text field: a value starting with ``[`` is read as a
+JSON list, anything else as one class per line (blank lines ignored).
 
 Torch-free: the batch client (:mod:`gdino_client`) applies the same rules before it sends a list.
 """
@@ -22,17 +22,23 @@ MAX_CLASS_CHARS = 256
 
 
 def _class_values(value: Any) -> list[Any]:
-    """The raw list of class names from a JSON list, a JSON-encoded list or one name per line."""
+    """The raw list of class names: a JSON list, or a multipart text field (bytes) holding a JSON
+    list or one name per line. A JSON string is refused: the typed contract is a list."""
+    if isinstance(value, str):
+        raise InvalidInput(
+            '\'classes\' must be a list of class names, e.g. ["cat", "dog"], got a string '
+            "(one name per line is for multipart text fields only)",
+            "InvalidClasses",
+        )
     if isinstance(value, (bytes, bytearray)):
         try:
-            value = bytes(value).decode("utf-8")
+            text = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("'classes' must be UTF-8 text", "InvalidClasses") from None
-    if isinstance(value, str):
-        if not value.lstrip().startswith("["):
-            return [line for line in value.splitlines() if line.strip()]
+        if not text.lstrip().startswith("["):
+            return [line for line in text.splitlines() if line.strip()]
         try:
-            value = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"'classes' starts with '[' but is not a JSON list ({exc})", "InvalidClasses") from None
     if not isinstance(value, list):

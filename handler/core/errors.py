@@ -2,7 +2,8 @@
 
 Stages raise :class:`InvalidInput` when the request cannot be answered as sent (the caller's
 fault) and :class:`InferenceError` when the service itself failed. Neither knows about HTTP:
-each front end maps them once (TorchServe: 400 and 500 with a ``{code, type, message}`` body).
+each front end maps them once (TorchServe: 400, 507 for :class:`ModelOutOfMemory` and 500 with a
+``{code, type, message}`` body).
 """
 
 from __future__ import annotations
@@ -31,4 +32,17 @@ class InferenceError(DetectionError):
     default_type = "InternalServerError"
 
     def __init__(self, message: str = "internal error while handling this request; see the server log") -> None:
+        super().__init__(message)
+
+
+class ModelOutOfMemory(InferenceError):
+    """The model call for this request ran out of device memory even alone (a retry later may pass)."""
+
+    default_type = "OutOfMemory"
+
+    def __init__(
+        self,
+        message: str = "the model ran out of memory on this request, even in a call of its own; "
+        "retry later, or send a smaller image or a shorter prompt",
+    ) -> None:
         super().__init__(message)

@@ -2,7 +2,8 @@
 
 request fields -> parse/validate -> decode -> preprocess -> batched model call -> Detections.
 Each request's outcome is either its :class:`Detections` or the :class:`DetectionError` that
-stopped it; one bad request never affects the others. The model is any
+stopped it; one bad request never affects the others, nor does a failed model call
+(``call_faults``: out of memory is retried in smaller calls). The model is any
 :class:`~handler.backends.base.Detector`.
 """
 
@@ -20,7 +21,8 @@ from PIL import Image
 
 from handler.backends import load_detector
 from handler.backends.base import Detector
-from handler.core.batching import CallLimits, ModelInput, predict_batch
+from handler.core.batching import CallLimits, ModelInput
+from handler.core.call_faults import predict_or_errors
 from handler.core.detections import Detections
 from handler.core.errors import DetectionError, InferenceError
 from handler.core.image_decode import decode_image
@@ -106,11 +108,15 @@ class DetectionPipeline:
             for chunk in outcomes[i].prompt.chunks
         ]
         with timer.stage("model"):
-            detections = iter(predict_batch(self.detector, inputs, self.limits))
+            detections = iter(predict_or_errors(self.detector, inputs, self.limits))
         with timer.stage("postprocess"):
             for i in ready:
                 prepared = outcomes[i]
                 chunk_detections = [next(detections) for _ in prepared.prompt.chunks]
+                failed = [item for item in chunk_detections if isinstance(item, InferenceError)]
+                if failed:
+                    outcomes[i] = failed[0]
+                    continue
                 outcomes[i] = build_detections(
                     chunk_detections, prepared.prompt, prepared.request, prepared.size, self.detector.tokenizer
                 )

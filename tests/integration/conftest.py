@@ -8,28 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG
-from scripts.build_mar import build_mar
+from handler.testing import TEST_HANDLER_SETTINGS
 from scripts.labelstudio_runner import LabelStudioServer
 from scripts.torchserve_runner import TorchServe
+from tests.integration.tiny_server import FAST_SETTINGS, serve_tiny_mar
 
 
 @pytest.fixture(scope="session")
 def served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     """A real TorchServe with a real .mar (tiny config, batchSize 8) on free loopback ports."""
     store = tmp_path_factory.mktemp("model_store")
-    build_mar(
-        tiny_checkpoint,
-        store,
-        TINY_CONFIG,
-        overrides={"batchSize": 8, "maxBatchDelay": 1000},
-        handler_overrides=TEST_HANDLER_SETTINGS,
-    )
-    server = TorchServe(store).start(timeout=300)
-    try:
+    with serve_tiny_mar(
+        tiny_checkpoint, store, {"batchSize": 8, "maxBatchDelay": 1000}, TEST_HANDLER_SETTINGS
+    ) as server:
         yield server
-    finally:
-        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fast_served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
+    """The tiny model on 128-160 px inputs, batchSize 8, 20 ms batch delay: cheap requests in bulk."""
+    store = tmp_path_factory.mktemp("fast_store")
+    with serve_tiny_mar(tiny_checkpoint, store, {"batchSize": 8, "maxBatchDelay": 20}, FAST_SETTINGS) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

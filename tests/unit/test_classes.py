@@ -123,6 +123,12 @@ def test_multipart_classes_as_json_list_text_or_one_per_line() -> None:
     assert _classes(list(expected)) == expected
 
 
+def test_json_string_classes_is_refused_with_a_400_saying_classes_must_be_a_list() -> None:
+    with pytest.raises(InvalidInput) as error:
+        parse_request({"image": b"x", "classes": "cat, dog"}, HandlerSettings())
+    assert "must be a list" in error.value.message and error_status(error.value) == 400
+
+
 def test_caption_is_built_from_classes_in_lower_case() -> None:
     request = parse_request({"image": b"x", "classes": ["Person", " hard  hat "]}, HandlerSettings())
     assert request.caption == "person . hard hat ."

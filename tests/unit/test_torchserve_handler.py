@@ -67,6 +67,20 @@ def test_bad_request_in_batch_gets_400_status_and_json_body_only_for_itself(hand
     assert responses[0]["boxes"] and responses[0] == responses[2]
 
 
+def test_status_phrase_of_an_error_echoing_non_ascii_input_is_ascii_and_the_body_keeps_the_text(
+    handler_and_context, photos
+):
+    # TorchServe frames the phrase by its length in characters and sends UTF-8 bytes: non-ASCII
+    # desynchronises the front end and hangs the batch (found by the fuzz run).
+    handler, context = handler_and_context
+    context.statuses.clear()
+    bad = {"body": {"image": b64(photos["coffee.png"]), "caption": "cup", "colour\u20ac\n": 1}}
+    [body] = [json.loads(answer) for answer in handler.handle([bad], context)]
+    [(code, phrase, index)] = context.statuses
+    assert (code, index) == (400, 0) and phrase.isascii() and phrase.isprintable()
+    assert "colour\\u20ac" in phrase and "colour\u20ac\n" in body["message"]
+
+
 def test_each_batch_reports_stage_times_batch_size_and_detections(handler_and_context, photos):
     handler, context = handler_and_context
     context.metrics.recorded.clear()

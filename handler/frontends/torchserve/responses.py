@@ -1,4 +1,4 @@
-"""What TorchServe sends back: detections as JSON, core errors as 400/500 with ``{code, type, message}``.
+"""What TorchServe sends back: detections as JSON, core errors as 400/507/500 with ``{code, type, message}``.
 
 Rounding happens here, not in the core: pixel coordinates to 0.01 px, normalised ones and
 scores to 1e-6. Bodies are compact JSON (a 100-box answer is a third of its pretty-printed size).
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.core.detections import Detections
-from handler.core.errors import DetectionError, InvalidInput
+from handler.core.errors import DetectionError, InvalidInput, ModelOutOfMemory
 
-STATUS = {InvalidInput: 400}  # anything else the core raises is the service's fault
+# 507 Insufficient Storage is what TorchServe itself answers when a worker runs out of memory.
+STATUS = {InvalidInput: 400, ModelOutOfMemory: 507}  # anything else the core raises is the service's fault
 SERVER_ERROR = 500
 
 
@@ -43,8 +44,21 @@ def detections_body(detections: Detections) -> dict[str, Any]:
 
 
 def error_status(error: DetectionError) -> int:
-    """400 for the caller's mistakes, 500 for the service's own failures."""
+    """400 for the caller's mistakes, 507 when the model ran out of memory, 500 for other failures of ours."""
     return next((code for kind, code in STATUS.items() if isinstance(error, kind)), SERVER_ERROR)
+
+
+def status_phrase(message: str, limit: int = 200) -> str:
+    """The HTTP reason phrase for an error reply: printable ASCII only, at most ``limit`` characters.
+
+    TorchServe 0.12's worker protocol frames the phrase with its length in characters but sends
+    it as UTF-8, so one non-ASCII character (an echoed field name, say) desynchronises the front
+    end, which then waits for the batch until ``responseTimeout`` and restarts the worker. The
+    JSON body keeps the full message.
+    """
+    ascii_text = message.encode("ascii", "backslashreplace").decode("ascii")
+    printable = "".join(char if " " <= char <= "~" else " " for char in ascii_text)
+    return printable if len(printable) <= limit else printable[: limit - 3] + "..."
 
 
 def reply(outcome: Detections | DetectionError) -> Reply:

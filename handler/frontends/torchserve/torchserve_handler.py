@@ -2,8 +2,8 @@
 
 The default protocol and KServe's v1 and v2 bodies are answered alike (``answers``, ``kserve``);
 TorchServe's own KServe envelopes are swapped for pass-throughs (``kserve_envelopes``).
-Bad requests get HTTP 400 (or 500 for an internal failure) with a JSON body, for that request
-alone; the other requests of the batch are answered normally. The pipeline's stage timings,
+Bad requests get HTTP 400 (507 when the model ran out of memory, 500 for another internal
+failure) with a JSON body, for that request alone; the other requests of the batch are answered normally. The pipeline's stage timings,
 the batch size and the detections per image are emitted as custom metrics (see ``metrics``).
 The ``.mar`` names this file as its handler.
 """
@@ -24,6 +24,7 @@ from handler.frontends.torchserve import kserve_envelopes
 from handler.frontends.torchserve.answers import answer_batch
 from handler.frontends.torchserve.kserve import ModelRef
 from handler.frontends.torchserve.metrics import emit_metrics
+from handler.frontends.torchserve.responses import status_phrase
 
 logger = logging.getLogger(__name__)
 
@@ -79,5 +80,5 @@ class GroundingDINOHandler:
         for index, reply in enumerate(batch.replies):
             context.set_response_content_type(index, JSON)
             if reply.status != 200:
-                context.set_response_status(reply.status, reply.body["message"], index)
+                context.set_response_status(reply.status, status_phrase(reply.body["message"]), index)
         return [reply.encoded() for reply in batch.replies]

@@ -1,0 +1,72 @@
+"""The ``fault-injection`` back end, for fault tests only: another back end that fails on request.
+
+Selected only by ``backend: fault-injection`` in the ``handler:`` section of model-config.yaml
+(the fault tests build such a .mar); it serves the ``upstream`` model and logs a warning at load.
+A caption containing one of these words makes every model call that holds it:
+
+* ``inject oom``: raise ``torch.OutOfMemoryError`` (as CUDA does when memory runs out);
+* ``inject error``: raise ``RuntimeError`` (a model bug or a device fault);
+* ``inject sleep``: sleep :data:`SLEEP_S` seconds first (a slow batch to kill a worker in, or to fill the queue).
+
+Calls holding more than ``oom_above`` captions (constructor argument; unlimited by default) also
+run out of memory, to exercise the split-and-retry path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handler.backends.base import Detector, QueryScores
+from handler.core.settings import HandlerSettings
+
+logger = logging.getLogger(__name__)
+
+INNER_BACKEND = "upstream"
+OOM, ERROR, SLEEP = "inject oom", "inject error", "inject sleep"
+SLEEP_S = 1.0
+
+
+class FaultInjectingDetector:
+    """Wraps a :class:`Detector`; fails or stalls model calls whose captions ask for it."""
+
+    def __init__(self, inner: Detector, oom_above: int | None = None) -> None:
+        self.inner = inner
+        self.tokenizer = inner.tokenizer
+        self.max_text_len = inner.max_text_len
+        self.device = inner.device
+        self.oom_above = oom_above
+        self.calls: list[int] = []  # captions per decode call, for tests
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
+    ) -> FaultInjectingDetector:
+        from handler.backends import load_detector
+
+        inner = load_detector(model_dir, checkpoint, dataclasses.replace(settings, backend=INNER_BACKEND), device)
+        logger.warning(
+            "FAULT INJECTION back end: captions with %r, %r or %r fail on purpose (tests only)", OOM, ERROR, SLEEP
+        )
+        return cls(inner)
+
+    def encode_images(self, images: torch.Tensor) -> Any:
+        return self.inner.encode_images(images)
+
+    def decode(self, encoded: Any, owners: Sequence[int], captions: Sequence[str]) -> QueryScores:
+        self.calls.append(len(captions))
+        if any(SLEEP in caption for caption in captions):
+            time.sleep(SLEEP_S)
+        if any(OOM in caption for caption in captions) or (
+            self.oom_above is not None and len(captions) > self.oom_above
+        ):
+            raise torch.OutOfMemoryError(f"injected: CUDA out of memory in a call of {len(captions)} caption(s)")
+        if any(ERROR in caption for caption in captions):
+            raise RuntimeError(f"injected model failure in a call of {len(captions)} caption(s)")
+        return self.inner.decode(encoded, owners, captions)
