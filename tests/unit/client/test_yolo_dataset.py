@@ -5,20 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
+import PIL.Image
 import pytest
+import torch
 
 from tests.fake_service import FakeServer
 from tests.unit.client.test_annotation_formats import CLASSES, GOOD, run_fake
+
+# Library functions Ultralytics replaces process-wide when imported (its PIL.Image.open, for one,
+# raises ModuleNotFoundError for non-images); restored after the test so no other test sees them.
+_PATCHED_ON_IMPORT = ((PIL.Image, "open"), (torch, "load"), (torch, "save"), (cv2, "imread"), (cv2, "imwrite"))
 
 
 @pytest.fixture
 def ultralytics(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Ultralytics with its settings in a temporary folder and no font download (no internet here)."""
+    originals = [(owner, name, getattr(owner, name)) for owner, name in _PATCHED_ON_IMPORT]
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("ultralytics")))
     monkeypatch.setenv("YOLO_OFFLINE", "1")
-    data_utils = pytest.importorskip("ultralytics.data.utils")
-    monkeypatch.setattr(data_utils, "check_font", lambda *args, **kwargs: None)
-    return data_utils
+    try:
+        data_utils = pytest.importorskip("ultralytics.data.utils")
+        monkeypatch.setattr(data_utils, "check_font", lambda *args, **kwargs: None)
+        yield data_utils
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
 
 
 def test_yolo_export_passes_ultralytics_dataset_check_and_loads_every_label(
