@@ -182,10 +182,15 @@ class TorchServe:
         return self.workdir / "key_file.json"
 
     def management_headers(self) -> dict[str, str]:
-        """The management key's Authorization header when token authorization is on, else none."""
-        if not self.key_file.exists():
+        """The management key's Authorization header when token authorization is on, else none.
+
+        TorchServe writes the key file while it starts: a file not there yet, or still half
+        written, gives no header (the management API then answers 401, read as not ready)."""
+        try:
+            keys = json.loads(self.key_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
             return {}
-        return {"Authorization": f"Bearer {json.loads(self.key_file.read_text())['management']['key']}"}
+        return {"Authorization": f"Bearer {keys['management']['key']}"}
 
     def model_ready(self) -> bool:
         return workers_ready(self.management_url, self.model_name, self.management_headers())
