@@ -39,7 +39,7 @@ def image_bytes(rng: random.Random, fmt: str | None = None, min_side: int = 16, 
     """A small image of random size (aspect ratio at most 3:1), colour and format.
 
     Thinner images are left out on purpose: at very small model input sizes a 1:10 image leaves
-    the upstream model fewer encoder tokens than queries (docs/operations.md, open findings).
+    the model fewer image positions than queries, a 400 (docs/operations.md), not a good request.
     """
     width = rng.randint(min_side, max_side)
     size = (width, rng.randint(max(min_side, width // 3), min(max_side, width * 3)))

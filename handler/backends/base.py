@@ -32,6 +32,8 @@ class Detector(Protocol):
     tokenizer: TextTokenizer  # how the model cuts captions into tokens
     max_text_len: int  # tokens per caption, special tokens included
     device: torch.device
+    num_queries: int  # decoder queries; a two-stage model picks them among the image positions
+    feature_strides: tuple[int, ...]  # stride of each encoder feature level; () when it picks no positions
 
     @classmethod
     def load(cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device) -> Detector:

@@ -41,6 +41,8 @@ class FaultInjectingDetector:
         self.tokenizer = inner.tokenizer
         self.max_text_len = inner.max_text_len
         self.device = inner.device
+        self.num_queries = inner.num_queries
+        self.feature_strides = inner.feature_strides
         self.oom_above = oom_above
         self.calls: list[int] = []  # captions per decode call, for tests
 

@@ -26,6 +26,7 @@ from handler.core.call_faults import predict_or_errors
 from handler.core.detections import Detections
 from handler.core.errors import DetectionError, InferenceError
 from handler.core.image_decode import decode_image
+from handler.core.image_positions import check_image_positions
 from handler.core.postprocess import build_detections
 from handler.core.preprocess import Preprocessor, Resize
 from handler.core.prompt import Prompt, build_prompt
@@ -79,6 +80,12 @@ class DetectionPipeline:
         with timer.stage("decode"):
             request = parse_request(fields, self.settings)
             decoded = decode_image(request.image, self.settings.max_pixels, self.resize.output_size)
+            check_image_positions(
+                decoded.size,
+                self.resize.output_size(*decoded.size),
+                self.detector.feature_strides,
+                self.detector.num_queries,
+            )
         with timer.stage("preprocess"):
             prompt = build_prompt(request.caption, self.detector.tokenizer, request.classes, self.detector.max_text_len)
             image = self.preprocess(decoded)

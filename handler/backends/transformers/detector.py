@@ -44,6 +44,18 @@ def check_preprocessing(folder: Path) -> None:
             )
 
 
+def feature_strides(config: Any) -> tuple[int, ...]:
+    """The encoder's feature-level strides: the Swin stages it returns (stage ``i`` at ``patch * 2**(i-1)``),
+    then one more level per extra stride-2 convolution; () for another backbone or a one-stage model."""
+    backbone = config.backbone_config
+    if not config.two_stage or getattr(backbone, "model_type", None) != "swin":
+        return ()
+    strides = [backbone.patch_size * 2 ** (stage - 1) for stage in backbone.out_indices]
+    while len(strides) < config.num_feature_levels:
+        strides.append(strides[-1] * 2)
+    return tuple(strides)
+
+
 class TransformersDetector(TorchDetector):
     """A transformers ``GroundingDinoForObjectDetection`` or ``MMGroundingDinoForObjectDetection``."""
 
@@ -52,6 +64,8 @@ class TransformersDetector(TorchDetector):
         self.hf_tokenizer = tokenizer
         self.tokenizer = BertTokens(tokenizer)
         self.max_text_len: int = model.config.max_text_len
+        self.num_queries: int = model.config.num_queries
+        self.feature_strides = feature_strides(model.config)
 
     @classmethod
     def load(

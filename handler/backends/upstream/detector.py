@@ -22,6 +22,18 @@ from handler.backends.upstream.shared_image import ImageFeatures, decode_caption
 from handler.core.settings import HandlerSettings
 
 
+def feature_strides(model: nn.Module) -> tuple[int, ...]:
+    """The encoder's feature-level strides: the Swin stages it returns, then one more level per
+    extra stride-2 convolution; () for a model that does not pick queries among positions."""
+    swin = model.backbone[0]
+    if model.transformer.two_stage_type == "no" or not hasattr(swin, "patch_embed"):
+        return ()
+    strides = [swin.patch_embed.patch_size[0] * 2**stage for stage in swin.out_indices]
+    while len(strides) < model.num_feature_levels:
+        strides.append(strides[-1] * 2)
+    return tuple(strides)
+
+
 class UpstreamDetector(TorchDetector):
     """GroundingDINO (Swin + BERT) as published in ``rf-groundingdino``."""
 
@@ -29,6 +41,8 @@ class UpstreamDetector(TorchDetector):
         super().__init__(model, device, dtype)
         self.tokenizer = BertTokens(model.tokenizer)
         self.max_text_len: int = model.max_text_len
+        self.num_queries: int = model.num_queries
+        self.feature_strides = feature_strides(model)
 
     @classmethod
     def load(
