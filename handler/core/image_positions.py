@@ -35,5 +35,6 @@ def check_image_positions(
         raise InvalidInput(
             f"image {size[0]}x{size[1]} is too thin for this model: resized to {model_size[0]}x{model_size[1]} "
             f"it gives {found} image positions, fewer than the model's {num_queries} queries; "
-            "crop or pad it to a less extreme aspect ratio"
+            "crop or pad it to a less extreme aspect ratio",
+            "ImageTooThin",
         )

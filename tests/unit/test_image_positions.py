@@ -62,7 +62,8 @@ def test_thinnest_allowed_image_is_answered_and_the_next_is_refused(small_pipeli
     allowed, refused = _limit_heights(small_pipeline)
     answered, refusal = small_pipeline.run([_request(allowed), _request(refused)])
     assert not isinstance(answered, Exception), answered
-    assert isinstance(refusal, InvalidInput) and "too thin for this model" in refusal.message
+    assert isinstance(refusal, InvalidInput) and refusal.error_type == "ImageTooThin"
+    assert "too thin for this model" in refusal.message
 
 
 def test_refused_image_really_fails_in_the_model(small_pipeline: DetectionPipeline) -> None:

@@ -26,6 +26,8 @@ class FakeDetector:
 
     device = torch.device("cpu")
     max_text_len = 16
+    num_queries = 2
+    feature_strides = ()  # picks no queries among image positions
     tokenizer = SimpleNamespace(tokenize=lambda captions: [SimpleNamespace(input_ids=c.split()) for c in captions])
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
