@@ -34,6 +34,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the figures tests recorded with ``record_property`` (e.g. batched-vs-solo differences),
+    so every run's output carries them, also with ``-q``."""
+    rows = [
+        (name, value, report.nodeid)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+    ]
+    if rows:
+        terminalreporter.section("measured in this run")
+        for name, value, nodeid in rows:
+            terminalreporter.write_line(f"{value:.3g}  {name}  [{nodeid.split('::')[-1]}]")
+
+
 @pytest.fixture(scope="session")
 def photos() -> dict[str, bytes]:
     return {name: photo_bytes(name) for name in PHOTOS}

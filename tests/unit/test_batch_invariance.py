@@ -82,39 +82,43 @@ def _solo(pipeline: DetectionPipeline, request: Request) -> dict[str, Any]:
     return _SOLO[key]
 
 
-def assert_each_answer_as_if_alone(pipeline: DetectionPipeline, requests: list[Request], name: str) -> None:
-    """Run ``requests`` as one batch and compare every member with its solo answer."""
+def assert_each_answer_as_if_alone(
+    pipeline: DetectionPipeline, requests: list[Request], name: str, record_property: Callable[[str, object], None]
+) -> None:
+    """Run ``requests`` as one batch and compare every member with its solo answer (the largest
+    difference is recorded for the run's summary)."""
     batched = answer_bodies(pipeline, requests)
     solo = [_solo(pipeline, request) for request in requests]
     assert sum(bool(answer["boxes"]) for answer in solo) >= len(solo) - 1, "the cases must produce detections"
     differences = [_difference(b, s) for b, s in zip(batched, solo)]
     logger.info("%s: largest batched-vs-solo difference %.3g over %d requests", name, max(differences), len(requests))
+    record_property(f"largest batched-vs-solo difference ({name})", max(differences))
     assert max(differences) <= TOLERANCE, differences
 
 
-def test_different_images_of_one_size_with_different_captions(any_pipeline, images) -> None:
+def test_different_images_of_one_size_with_different_captions(any_pipeline, images, record_property) -> None:
     requests = [
         _request(images["coffee.png"], "rocket ."),
         _request(images["coffee-mirror"], "bird . sky ."),
         _request(images["coffee-flip"], "cup . saucer . a silver spoon"),
         _request(images["coffee-mirror"], "plane ."),
     ]
-    assert_each_answer_as_if_alone(any_pipeline, requests, "same size, different captions")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "same size, different captions", record_property)
 
 
-def test_one_image_with_several_captions(any_pipeline, images) -> None:
+def test_one_image_with_several_captions(any_pipeline, images, record_property) -> None:
     captions = ["person .", "helmet . glove", "flag .", "a person in a white space suit . an american flag"]
     requests = [_request(images["astronaut.png"], caption) for caption in captions]
-    assert_each_answer_as_if_alone(any_pipeline, requests, "one image, several captions")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "one image, several captions", record_property)
 
 
-def test_images_of_different_sizes(any_pipeline, images) -> None:
+def test_images_of_different_sizes(any_pipeline, images, record_property) -> None:
     names = ["astronaut.png", "chelsea.png", "rocket.jpg", "coffee.png", "motorcycle_left.png"]
     requests = [_request(images[name], "cat . rocket . cup . person") for name in names]
-    assert_each_answer_as_if_alone(any_pipeline, requests, "different sizes, one caption")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "different sizes, one caption", record_property)
 
 
-def test_prompts_over_256_tokens(any_pipeline, images) -> None:
+def test_prompts_over_256_tokens(any_pipeline, images, record_property) -> None:
     requests = [
         _request(images["coffee.png"], NAMES_400[:120]),
         _request(images["coffee-mirror"], NAMES_400[100:220]),
@@ -122,10 +126,10 @@ def test_prompts_over_256_tokens(any_pipeline, images) -> None:
         _request(images["chelsea.png"], NAMES_400[:120]),
     ]
     assert all(len(any_pipeline.prepare(request).prompt.chunks) > 1 for request in requests[:2])
-    assert_each_answer_as_if_alone(any_pipeline, requests, "prompts over 256 tokens")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "prompts over 256 tokens", record_property)
 
 
-def test_every_request_of_a_mixed_batch_in_either_order(any_pipeline, images) -> None:
+def test_every_request_of_a_mixed_batch_in_either_order(any_pipeline, images, record_property) -> None:
     requests = [
         _request(images["coffee.png"], "rocket ."),
         _request(images["astronaut.png"], "person . flag"),
@@ -134,11 +138,11 @@ def test_every_request_of_a_mixed_batch_in_either_order(any_pipeline, images) ->
         _request(images["astronaut.png"], "helmet ."),
         _request(images["rocket.jpg"], "rocket . smoke"),
     ]
-    assert_each_answer_as_if_alone(any_pipeline, requests, "mixed batch")
-    assert_each_answer_as_if_alone(any_pipeline, requests[::-1], "mixed batch, reversed")
+    assert_each_answer_as_if_alone(any_pipeline, requests, "mixed batch", record_property)
+    assert_each_answer_as_if_alone(any_pipeline, requests[::-1], "mixed batch, reversed", record_property)
 
 
-def test_batched_calls_on_one_thread_equal_solo(any_pipeline, images, monkeypatch) -> None:
+def test_batched_calls_on_one_thread_equal_solo(any_pipeline, images, monkeypatch, record_property) -> None:
     """The plan of CUDA and one-thread CPU workers: shared backbone pass, calls of equal-length captions.
 
     One CPU thread makes the GEMMs' rounding independent of the batch size, so what is left to
@@ -155,7 +159,7 @@ def test_batched_calls_on_one_thread_equal_solo(any_pipeline, images, monkeypatc
             _request(images["coffee.png"], "cup . saucer . a silver spoon"),
         ]
         _SOLO.clear()  # solo answers of this thread count
-        assert_each_answer_as_if_alone(any_pipeline, requests, "CUDA plan at one thread")
+        assert_each_answer_as_if_alone(any_pipeline, requests, "CUDA plan at one thread", record_property)
     finally:
         torch.set_num_threads(threads)
         _SOLO.clear()

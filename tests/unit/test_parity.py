@@ -80,16 +80,27 @@ def reference(full_pipeline: DetectionPipeline, photos: dict[str, bytes]) -> Cal
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
 def test_single_request_matches_reference_predict(
-    full_pipeline: DetectionPipeline, photos: dict[str, bytes], reference: Callable[[Case], Reference], case: Case
+    full_pipeline: DetectionPipeline,
+    photos: dict[str, bytes],
+    reference: Callable[[Case], Reference],
+    case: Case,
+    record_property,
 ) -> None:
     (response,) = answer_bodies(full_pipeline, [_request(photos, *case)])
-    assert _max_difference(response, reference(case)) <= TOLERANCE
+    difference = _max_difference(response, reference(case))
+    record_property("largest difference from the reference predict", difference)
+    assert difference <= TOLERANCE
 
 
 def test_batched_requests_match_reference_predict_on_each_alone(
-    full_pipeline: DetectionPipeline, photos: dict[str, bytes], reference: Callable[[Case], Reference]
+    full_pipeline: DetectionPipeline,
+    photos: dict[str, bytes],
+    reference: Callable[[Case], Reference],
+    record_property,
 ) -> None:
     # the last case shares its image shape, so its model call, with the first
     cases = [*CASES, ("astronaut.png", "helmet . glove", 0.82)]
     responses = answer_bodies(full_pipeline, [_request(photos, *case) for case in cases])
-    assert max(_max_difference(r, reference(case)) for r, case in zip(responses, cases)) <= TOLERANCE
+    difference = max(_max_difference(r, reference(case)) for r, case in zip(responses, cases))
+    record_property("largest difference from the reference predict, batched", difference)
+    assert difference <= TOLERANCE

@@ -49,7 +49,7 @@ def _phrase(text_label: str) -> str:
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 @pytest.mark.parametrize("caption", CAPTIONS)
 def test_boxes_scores_and_phrases_equal_transformers_post_processing(
-    make_hf_pipeline, photos, model_type: str, caption: str
+    make_hf_pipeline, photos, model_type: str, caption: str, record_property
 ) -> None:
     pipeline = make_hf_pipeline(model_type, warmup=False)
     data = photos["astronaut.png"]
@@ -75,6 +75,7 @@ def test_boxes_scores_and_phrases_equal_transformers_post_processing(
         assert phrase == _phrase(expected["text_labels"][j])
         unmatched.remove(j)
     logger.info("%s %r: %d boxes, largest difference %.3g", model_type, caption, len(ours.scores), worst)
+    record_property("largest difference from transformers' post-processing", worst)
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
