@@ -1,4 +1,5 @@
-"""Serve a checkpoint with TorchServe: cached model store, workers per GPU, clean stop on SIGTERM.
+"""Serve a checkpoint (or a Hugging Face folder, ``--hf-model``) with TorchServe: cached model store,
+workers per GPU, clean stop on SIGTERM.
 
 What ``scripts/serve.sh`` and the container run. The model store is built once per checkpoint and
 code version (scripts/model_store_cache.py), never at every start; the worker count is GPUs x
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from handler import defaults
-from scripts.model_store_cache import cached_model_store
+from scripts.model_store_cache import ModelSource, cached_model_store
 from scripts.torchserve_runner import TorchServe, serve_until_stopped
 from scripts.workers import visible_gpus, worker_count, workers_per_gpu_setting
 
@@ -36,6 +37,21 @@ def official_or_demo_checkpoint() -> Path:
     return Path(found.stdout.strip().splitlines()[-1])
 
 
+def model_source(args: argparse.Namespace) -> ModelSource:
+    """A Hugging Face folder (``--hf-model``), else a checkpoint with its config (official or demo by default)."""
+    if args.hf_model:
+        if args.checkpoint:
+            raise SystemExit("give --checkpoint or --hf-model, not both")
+        if not (args.hf_model / "config.json").is_file():
+            raise SystemExit(f"{args.hf_model} is not a Hugging Face model folder (no config.json)")
+        return ModelSource.hugging_face(args.hf_model.resolve())
+    checkpoint = args.checkpoint or official_or_demo_checkpoint()
+    if not checkpoint.is_file():
+        raise SystemExit(f"checkpoint {checkpoint} not found")
+    config = args.config if args.config.is_absolute() else REPO / args.config
+    return ModelSource.upstream(checkpoint.resolve(), config)
+
+
 def parse_args() -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__)
@@ -44,6 +60,13 @@ def parse_args() -> argparse.Namespace:
         type=Path,
         default=env("CHECKPOINT"),
         help="$CHECKPOINT; default: the official weights, else a random demo",
+    )
+    parser.add_argument(
+        "--hf-model",
+        type=Path,
+        default=env("HF_MODEL"),
+        help="$HF_MODEL: a Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder, served by the "
+        "transformers back end instead of --checkpoint",
     )
     parser.add_argument(
         "--config",
@@ -74,16 +97,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    checkpoint = args.checkpoint or official_or_demo_checkpoint()
-    if not checkpoint.is_file():
-        raise SystemExit(f"checkpoint {checkpoint} not found")
+    source = model_source(args)
     gpus = visible_gpus()
     workers = worker_count(gpus, workers_per_gpu_setting(args.workers_per_gpu))
     logger.info("%d GPU(s) visible: %d worker(s)", gpus, workers)
-    config = args.config if args.config.is_absolute() else REPO / args.config
-    store = cached_model_store(
-        checkpoint.resolve(), args.cache, config, overrides={"minWorkers": workers, "maxWorkers": workers}
-    )
+    store = cached_model_store(source, args.cache, overrides={"minWorkers": workers, "maxWorkers": workers})
     server = TorchServe(
         store,
         bind=args.bind,

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 import requests
+import torch
 
+from handler.core.pipeline import DetectionPipeline
+from handler.core.settings import HandlerSettings
+from handler.frontends.torchserve.answers import answer_bodies
+from handler.hf_testing import cached_random_hf_model
 from handler.testing import TINY_CONFIG
+from scripts.build_mar import merged_model_yaml
 from scripts.torchserve_runner import free_port
 
 pytestmark = pytest.mark.integration
@@ -24,15 +30,16 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `command &` in a script does to the job
 
 
-def serve(checkpoint: Path, cache: Path, ports: list[int], log: Path) -> subprocess.Popen:
+def serve(checkpoint: Path, cache: Path, ports: list[int], log: Path, hf_model: bool = False) -> subprocess.Popen:
+    """The serve command in the background, on ``checkpoint`` (a Hugging Face folder when ``hf_model``)."""
+    model = (
+        ["--hf-model", str(checkpoint)] if hf_model else ["--checkpoint", str(checkpoint), "--config", str(TINY_CONFIG)]
+    )
     command = [
         sys.executable,
         "-m",
         "scripts.serve_model",
-        "--checkpoint",
-        str(checkpoint),
-        "--config",
-        str(TINY_CONFIG),
+        *model,
         "--cache",
         str(cache),
         "--inference-port",
@@ -80,3 +87,24 @@ def test_sigint_stops_the_background_serve_command_and_a_restart_reuses_its_mode
     assert text.count("SIGINT received: stopping TorchServe") == 2
     assert text.count("built the model store") == 1 and text.count("reusing the model store") == 1
     assert len(list(cache.iterdir())) == 1
+
+
+@pytest.mark.transformers
+def test_serve_command_serves_a_hugging_face_folder_with_the_transformers_back_end(tmp_path: Path, photos):
+    """``--hf-model FOLDER``: the answer is the in-process transformers pipeline's on that folder."""
+    folder = cached_random_hf_model("mm-grounding-dino")
+    ports, log = [free_port() for _ in range(3)], tmp_path / "serve.log"
+    request = {"image": photos["astronaut.png"], "classes": ["person", "rocket"], "box_threshold": 0.5}
+    process = serve(folder, tmp_path / "cache", ports, log, hf_model=True)
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{ports[0]}", log)
+        files = {"image": photos["astronaut.png"], "classes": b"person\nrocket", "box_threshold": b"0.5"}
+        served = requests.post(f"http://127.0.0.1:{ports[0]}/predictions/groundingdino", files=files, timeout=300)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    settings = HandlerSettings.from_mapping(merged_model_yaml(None)["handler"] | {"model_config": folder.name})
+    pipeline = DetectionPipeline.load(folder.parent, folder / "model.safetensors", settings, torch.device("cpu"))
+    (expected,) = answer_bodies(pipeline, [request])
+    assert served.status_code == 200, served.text
+    assert expected["boxes"] and served.json() == expected
