@@ -7,6 +7,7 @@ config, log folder and ports, so runs never collide with each other or with a se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,10 +30,22 @@ REPO = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("torchserve_runner")
 
 
+def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
+    """``count`` distinct free loopback ports, none in ``avoid``.
+
+    The sockets are held open together while the ports are picked: ports picked one at a time
+    can repeat (the OS hands a just-closed port out again), which once gave a server's gRPC
+    port its inference port ("Address already in use", a CI flake)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count + len(avoid))]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        ports = [sock.getsockname()[1] for sock in sockets]
+    return [port for port in ports if port not in avoid][:count]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def workers_ready(management_url: str, model_name: str, headers: dict[str, str] | None = None) -> bool:
@@ -67,14 +81,23 @@ class TorchServe:
     extra_config: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # e.g. TS_SERVICE_ENVELOPE, as KServe sets it
     bind: str = defaults.HOST  # inference address; management and metrics stay on loopback
-    inference_port: int = field(default_factory=free_port)
-    management_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    grpc_ports: tuple[int, int] = field(default_factory=lambda: (free_port(), free_port()))
+    # Ports left at 0 are picked free and distinct from each other and from the ports given.
+    inference_port: int = 0
+    management_port: int = 0
+    metrics_port: int = 0
+    grpc_ports: tuple[int, int] = (0, 0)
     # Workers talk to the front end over /tmp/.ts.sock.<port>: distinct ports keep servers apart.
-    worker_port: int = field(default_factory=free_port)
+    worker_port: int = 0
     process: subprocess.Popen | None = None
     workdir: Path | None = None
+
+    def __post_init__(self) -> None:
+        wanted = [self.inference_port, self.management_port, self.metrics_port, *self.grpc_ports, self.worker_port]
+        given = [port for port in wanted if port]
+        picked = iter(free_ports(len(wanted) - len(given), avoid=given))
+        ports = [port or next(picked) for port in wanted]
+        self.inference_port, self.management_port, self.metrics_port = ports[:3]
+        self.grpc_ports, self.worker_port = (ports[3], ports[4]), ports[5]
 
     @property
     def url(self) -> str:
@@ -274,16 +297,15 @@ def main() -> None:
     parser.add_argument("--metrics-port", type=int, default=defaults.METRICS_PORT, help="0: a free port")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    ports = {
-        name: port
-        for name, port in (
-            ("inference_port", args.inference_port),
-            ("management_port", args.management_port),
-            ("metrics_port", args.metrics_port),
-        )
-        if port
-    }
-    sys.exit(serve_until_stopped(TorchServe(args.model_store, args.model_name, bind=args.bind, **ports)))
+    server = TorchServe(
+        args.model_store,
+        args.model_name,
+        bind=args.bind,
+        inference_port=args.inference_port,
+        management_port=args.management_port,
+        metrics_port=args.metrics_port,
+    )
+    sys.exit(serve_until_stopped(server))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from handler.frontends.torchserve.answers import answer_bodies
 from handler.hf_testing import cached_random_hf_model
 from handler.testing import TINY_CONFIG
 from scripts.build_mar import merged_model_yaml
-from scripts.torchserve_runner import free_port
+from scripts.torchserve_runner import free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def listening(port: int) -> bool:
 def test_sigint_stops_the_background_serve_command_and_a_restart_reuses_its_model_store(
     tiny_checkpoint: Path, tmp_path: Path
 ):
-    ports, log, cache = [free_port() for _ in range(3)], tmp_path / "serve.log", tmp_path / "cache"
+    ports, log, cache = free_ports(3), tmp_path / "serve.log", tmp_path / "cache"
     for _start in range(2):
         process = serve(tiny_checkpoint, cache, ports, log)
         try:
@@ -93,7 +93,7 @@ def test_sigint_stops_the_background_serve_command_and_a_restart_reuses_its_mode
 def test_serve_command_serves_a_hugging_face_folder_with_the_transformers_back_end(tmp_path: Path, photos):
     """``--hf-model FOLDER``: the answer is the in-process transformers pipeline's on that folder."""
     folder = cached_random_hf_model("mm-grounding-dino")
-    ports, log = [free_port() for _ in range(3)], tmp_path / "serve.log"
+    ports, log = free_ports(3), tmp_path / "serve.log"
     request = {"image": photos["astronaut.png"], "classes": ["person", "rocket"], "box_threshold": 0.5}
     process = serve(folder, tmp_path / "cache", ports, log, hf_model=True)
     try:
