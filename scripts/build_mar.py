@@ -54,17 +54,34 @@ def _stage(stage: Path, model_config: Path) -> None:
 
 
 def hf_weights(folder: Path) -> Path:
-    """The single weights file of a Hugging Face model folder."""
+    """The single weights file of a Hugging Face model folder (refusing a folder that is not one)."""
+    if not (folder / "config.json").exists():
+        raise SystemExit(f"{folder} is not a Hugging Face model folder (no config.json)")
     for name in HF_WEIGHTS:
         if (folder / name).exists():
             return folder / name
     raise SystemExit(f"{folder} has none of {', '.join(HF_WEIGHTS)} (sharded checkpoints: merge them first)")
 
 
+def hf_folder_files(folder: Path) -> list[Path]:
+    """The folder's config, processor and tokenizer files (relative paths) that go into the archive:
+    not its weights, no hidden files, no ``*.partial`` downloads."""
+    files = (path.relative_to(folder) for path in sorted(folder.rglob("*")) if path.is_file())
+    return [
+        path
+        for path in files
+        if path.name not in HF_WEIGHTS
+        and path.suffix != ".partial"
+        and not any(part.startswith(".") for part in path.parts)
+    ]
+
+
 def _stage_hf(stage: Path, folder: Path) -> None:
-    """The handler package and the folder's config, processor and tokenizer files (not its weights)."""
+    """The handler package and the folder's files (:func:`hf_folder_files`) as ``hf_model/``."""
     _stage_handler(stage)
-    shutil.copytree(folder, stage / HF_FOLDER, ignore=shutil.ignore_patterns(*HF_WEIGHTS, "*.partial", ".*"))
+    for path in hf_folder_files(folder):
+        (stage / HF_FOLDER / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / path, stage / HF_FOLDER / path)
 
 
 def merged_model_yaml(
@@ -120,8 +137,6 @@ def build_hf_mar(
     archive_format: str = "default",
 ) -> Path:
     """Like :func:`build_mar` for a Hugging Face model folder, served by the ``transformers`` back end."""
-    if not (folder / "config.json").exists():
-        raise SystemExit(f"{folder} is not a Hugging Face model folder (no config.json)")
     return _archive(
         hf_weights(folder),
         lambda stage: _stage_hf(stage, folder),

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.build_mar import BERT_FILES, HF_WEIGHTS, REPO, build_hf_mar, build_mar, hf_weights, merged_model_yaml
+from scripts.build_mar import (
+    BERT_FILES,
+    HF_FOLDER,
+    REPO,
+    build_hf_mar,
+    build_mar,
+    hf_folder_files,
+    hf_weights,
+    merged_model_yaml,
+)
 
 MODEL_NAME = "groundingdino"
 
@@ -55,12 +64,7 @@ class ModelSource:
         handler = sorted(path for path in (REPO / "handler").rglob("*.py") if "__pycache__" not in path.parts)
         inputs = {str(path.relative_to(REPO)): path for path in handler}
         if self.hf_folder is not None:
-            folder = self.hf_folder
-            files = [path for path in sorted(folder.rglob("*")) if path.is_file() and path.name not in HF_WEIGHTS]
-            visible = [
-                path for path in files if not any(part.startswith(".") for part in path.relative_to(folder).parts)
-            ]
-            return inputs | {f"hf_model/{path.relative_to(folder)}": path for path in visible}
+            return inputs | {f"{HF_FOLDER}/{path}": self.hf_folder / path for path in hf_folder_files(self.hf_folder)}
         assert self.model_config is not None
         bert = {f"bert-base-uncased/{name}": REPO / "bert-base-uncased" / name for name in BERT_FILES}
         return inputs | {f"model_config/{self.model_config.name}": self.model_config} | bert

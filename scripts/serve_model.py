@@ -42,8 +42,6 @@ def model_source(args: argparse.Namespace) -> ModelSource:
     if args.hf_model:
         if args.checkpoint:
             raise SystemExit("give --checkpoint or --hf-model, not both")
-        if not (args.hf_model / "config.json").is_file():
-            raise SystemExit(f"{args.hf_model} is not a Hugging Face model folder (no config.json)")
         return ModelSource.hugging_face(args.hf_model.resolve())
     checkpoint = args.checkpoint or official_or_demo_checkpoint()
     if not checkpoint.is_file():
