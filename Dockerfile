@@ -16,16 +16,18 @@ ENV DEBIAN_FRONTEND=noninteractive \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHON=python3.11
 
+WORKDIR /app
+# Every download step is retried when a connection drops (scripts/retry_downloads.sh).
+COPY scripts/retry_downloads.sh scripts/retry_downloads.sh
+
 # tini is PID 1: it forwards SIGTERM to the serve command and reaps TorchServe's exited workers.
 # The X11/GL libraries are what opencv-python (required by rf-groundingdino) links against.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates tini \
-        libgl1 libsm6 libice6 libxext6 libx11-6 libxcb1 \
+RUN bash -euc 'source scripts/retry_downloads.sh \
+    && apt_install python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates tini \
+        libgl1 libsm6 libice6 libxext6 libx11-6 libxcb1' \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 1000 model-server
-WORKDIR /app
 
 # Dependencies first, so code changes do not reinstall them. Code and venv belong to root: the
 # server (uid 1000) can read them, not change them. The pip cache lives outside the image

@@ -5,6 +5,7 @@
 # driver for Selenium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/retry_downloads.sh
 version="1.23.2"
 venv="build/labelstudio-venv"
 stamp="$venv/.installed-label-studio-$version"
@@ -12,8 +13,8 @@ if [ ! -f "$stamp" ]; then
   echo "setup: installing label-studio==$version into $venv (first run: about 2 minutes)" >&2
   rm -rf "$venv"
   "${PYTHON:-python3}" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --upgrade pip
-  "$venv/bin/python" -m pip install -q "label-studio==$version"
+  retry "$venv/bin/python" -m pip install -q --upgrade pip
+  retry "$venv/bin/python" -m pip install -q "label-studio==$version"
   touch "$stamp"
 fi
 # A migrated database to start from: a fresh Label Studio then starts in seconds, not minutes.
@@ -29,7 +30,5 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} (the browser tests drive headless Chromium)" >&2
-  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}"
 fi
