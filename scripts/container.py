@@ -102,6 +102,22 @@ def base_key(mirror: str) -> str:
     return hashlib.sha256(f"{SUITE}|{mirror}|minbase|{apt_text}".encode()).hexdigest()[:12]
 
 
+def debootstrap(rootfs: Path, mirror: str, pauses: tuple[float, ...] = (15, 45, 90)) -> None:
+    """A minimal Debian in ``rootfs``, started again from an empty folder when a download drops
+    (the pauses of scripts/retry_downloads.sh)."""
+    command = ["debootstrap", "--variant=minbase", "--include=ca-certificates", SUITE, str(rootfs), mirror]
+    for attempt, pause in enumerate((*pauses, None), start=1):
+        if subprocess.run(command, stdout=subprocess.DEVNULL, check=False).returncode == 0:
+            return
+        if pause is None:
+            raise RuntimeError(f"debootstrap {SUITE} from {mirror} failed {attempt} times")
+        logger.warning(
+            "debootstrap failed (attempt %d, most often a dropped download); again in %.0f s", attempt, pause
+        )
+        shutil.rmtree(rootfs, ignore_errors=True)
+        time.sleep(pause)
+
+
 def ensure_base_image() -> str:
     """``localhost/debian-debootstrap:bookworm-<key>``, made with debootstrap on first use.
 
@@ -120,11 +136,7 @@ def ensure_base_image() -> str:
         with tempfile.TemporaryDirectory(prefix="debootstrap-", dir=tarball.parent) as tmp:
             rootfs = Path(tmp) / "rootfs"
             logger.info("debootstrap %s from %s (once per machine: a few minutes)", SUITE, mirror)
-            subprocess.run(
-                ["debootstrap", "--variant=minbase", "--include=ca-certificates", SUITE, str(rootfs), mirror],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            debootstrap(rootfs, mirror)
             for source in host_apt_files():  # the image's apt uses the host's mirror and settings
                 target = rootfs / source.relative_to("/")
                 target.parent.mkdir(parents=True, exist_ok=True)

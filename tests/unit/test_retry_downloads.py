@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from handler.testing import REPO
 
 
@@ -47,3 +49,34 @@ def test_every_setup_download_goes_through_retry():
         assert not bare, f"{name}: {bare}"
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "apt_install" in dockerfile and "apt-get install" not in dockerfile
+
+
+def test_debootstrap_that_drops_once_starts_again_from_an_empty_folder(tmp_path, monkeypatch):
+    from scripts import container
+
+    rootfs = tmp_path / "rootfs"
+    outcomes = iter([1, 0])
+    seen_on_start = []
+
+    def fake_run(command, **kwargs):
+        seen_on_start.append(rootfs.exists())
+        rootfs.mkdir(exist_ok=True)  # a half-made root file system, as a dropped download leaves it
+        return subprocess.CompletedProcess(command, next(outcomes))
+
+    monkeypatch.setattr(container.subprocess, "run", fake_run)
+    container.debootstrap(rootfs, "http://deb.example", pauses=(0, 0, 0))
+    assert seen_on_start == [False, False]
+
+
+def test_debootstrap_that_always_fails_says_so_after_four_attempts(tmp_path, monkeypatch):
+    from scripts import container
+
+    calls = []
+    monkeypatch.setattr(
+        container.subprocess,
+        "run",
+        lambda command, **kw: calls.append(command) or subprocess.CompletedProcess(command, 1),
+    )
+    with pytest.raises(RuntimeError, match="failed 4 times"):
+        container.debootstrap(tmp_path / "rootfs", "http://deb.example", pauses=(0, 0, 0))
+    assert len(calls) == 4
