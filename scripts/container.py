@@ -229,9 +229,20 @@ def host_pip_cache(python: str = "python3") -> Path | None:
 # ---------------------------------------------------------------------------------------- image
 
 
+def image_id(tag: str) -> str | None:
+    """The image ID ``tag`` names now, or None when there is no such image."""
+    found = podman("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    return (found.stdout.strip() or None) if found.returncode == 0 else None
+
+
 def build_image(tag: str = f"{IMAGE}:latest", base: str | None = None, python: str = "python3") -> str:
-    """Build the Dockerfile on ``base`` (default: the debootstrapped Debian) and return ``tag``."""
+    """Build the Dockerfile on ``base`` (default: the debootstrapped Debian) and return ``tag``.
+
+    The image ``tag`` named before is removed when the build replaced it: each image holds the CUDA
+    wheels (about 7.5 GB), and untagged leftovers filled a test machine's disk after a few runs.
+    """
     base = base or ensure_base_image()
+    replaced = image_id(tag)
     settings = host_pip_settings(python)
     with tempfile.TemporaryDirectory(prefix="pip-conf-") as tmp:
         pip_conf = Path(tmp) / "pip.conf"
@@ -261,6 +272,8 @@ def build_image(tag: str = f"{IMAGE}:latest", base: str | None = None, python: s
         logger.info("podman %s", " ".join(command))
         subprocess.run(["podman", "--runtime", "runc", *command, str(REPO)], env=podman_env(), check=True)
     logger.info("built %s in %.0f s", tag, time.monotonic() - started)
+    if replaced is not None and replaced != image_id(tag):
+        podman("rmi", replaced, check=False)  # still in use by a container: it stays, as podman rmi decides
     return tag
 
 
