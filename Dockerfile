@@ -7,7 +7,7 @@
 # Base: Debian 12 slim. The PyPI torch wheel brings its own CUDA 13 libraries (the nvidia-* wheels;
 # the host needs an NVIDIA driver >= 580 and the NVIDIA Container Toolkit), so a CUDA base image
 # would only add a second copy of them; Debian 12 has Python 3.11 and OpenJDK 17 as packages.
-# The tests build on the same Debian made locally with debootstrap (scripts/container.py).
+# The tests build on the same Debian made locally with debootstrap (gdino_serve/container.py).
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
 FROM ${BASE_IMAGE}
 
@@ -31,17 +31,20 @@ RUN useradd --create-home --uid 1000 model-server
 
 # Dependencies first, so code changes do not reinstall them. Code and venv belong to root: the
 # server (uid 1000) can read them, not change them. The pip cache lives outside the image
-# (a build cache mount; scripts/container.py points PIP_CACHE_DIR at the host's pip cache).
-COPY requirements.txt requirements-test.txt ./
+# (a build cache mount; gdino_serve/container.py points PIP_CACHE_DIR at the host's pip cache).
+COPY requirements-client.txt requirements.txt requirements-test.txt ./
 COPY scripts/setup_env.sh scripts/setup_env.sh
 ARG PIP_CACHE_DIR=/root/.cache/pip
 RUN --mount=type=cache,target=/root/.cache/pip \
-    PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh requirements.txt
+    PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh serve
 
+# The serving code only (.dockerignore keeps tests, docs and the client out), installed in place:
+# gdino-serve. The model store is built on first start into /cache (a volume), once per
+# checkpoint; weights/ takes the mounted checkpoint or the downloaded one.
 COPY . .
-# The model store is built on first start into /cache (a volume), once per checkpoint; weights/
-# takes the mounted checkpoint or the downloaded one.
-RUN .venv/bin/python -m scripts.setup_bert --offline \
+RUN --mount=type=cache,target=/root/.cache/pip \
+    PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh serve \
+    && .venv/bin/python -m scripts.setup_bert --offline \
     && mkdir -p /cache weights \
     && chown 1000:1000 /cache weights
 
@@ -54,6 +57,6 @@ VOLUME ["/cache"]
 USER 1000
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=30s --timeout=10s --start-period=600s CMD ["python", "-m", "scripts.healthcheck"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=600s CMD ["python", "-m", "gdino_serve.healthcheck"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["python", "-m", "scripts.serve_model"]
+CMD ["gdino-serve"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from gdino_client.cli import main
+from gdino_client.commands.annotate import main
 
 sys.exit(main())

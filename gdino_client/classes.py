@@ -3,7 +3,7 @@
 A run always has a class list: given outright (``--classes``, ``--classes-file``) or taken from
 the caption's dot-separated parts ("cat . remote control" -> ["cat", "remote control"]).
 The class id of a detection is its index in this list; COCO category ids are that index + 1.
-Names follow the server's rules (:mod:`handler.core.class_names`): "Cat" and "cat" are one class.
+Names follow the server's rules (:mod:`handler.contract.class_names`): "Cat" and "cat" are one class.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from handler.core.class_names import check_class_names, class_key
-from handler.core.errors import InvalidInput
+from handler.contract.class_names import check_class_names, class_key
+from handler.contract.errors import InvalidInput
 
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from gdino_client.retry import RetryPolicy
-from handler import defaults
+from handler.contract import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class DetectionClient:
         url: str,
         model: str = defaults.MODEL_NAME,
         token: str | None = None,
-        timeout: float = 120.0,
+        timeout: float = defaults.CLIENT_TIMEOUT_S,
         retry: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -5,7 +5,6 @@ browser talks to one origin and TorchServe needs no CORS settings. Standard libr
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from functools import cache
@@ -15,8 +14,8 @@ from typing import Any
 
 import requests
 
-from gdino_client.cli import add_service_arguments, configure_logging, service_token
-from gdino_client.http_serving import send, serve_until_interrupted
+from gdino_client.http_serving import send
+from handler.contract import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +70,8 @@ def make_server(
     settings: dict[str, Any],
     token: str | None = None,
     host: str = "127.0.0.1",
-    port: int = 8090,
-    timeout: float = 120.0,
+    port: int = defaults.PLAYGROUND_PORT,
+    timeout: float = defaults.CLIENT_TIMEOUT_S,
 ) -> ThreadingHTTPServer:
     """The playground's server (not started); ``settings`` holds ``model`` and the default thresholds."""
     server = ThreadingHTTPServer((host, port), _Handler)
@@ -81,20 +80,3 @@ def make_server(
     server.auth = {"Authorization": f"Bearer {token}"} if token else {}  # type: ignore[attr-defined]
     server.timeout = timeout  # type: ignore[attr-defined]
     return server
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="gdino-playground", description=__doc__.splitlines()[0])
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=8090, help="port to listen on (default %(default)s)")
-    add_service_arguments(p)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    args = p.parse_args(argv)
-    configure_logging(args.verbose)
-    settings = {"model": args.model, "box_threshold": args.box_threshold, "text_threshold": args.text_threshold}
-    server = make_server(args.url, settings, service_token(args), args.host, args.port)
-    return serve_until_interrupted(server, f"prompt playground for {args.url}")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

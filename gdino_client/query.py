@@ -15,7 +15,8 @@ from typing import Any
 
 from gdino_client.classes import ClassList
 from gdino_client.client import DetectionClient, ServerRefused
-from handler import defaults
+from handler.contract import defaults
+from handler.contract.errors import ErrorType
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Query:
             try:
                 return self.client.detect(image, {"classes": list(self.classes.names), **self.thresholds.fields()})
             except ServerRefused as error:
-                if error.status != 400 or error.error_type != "UnknownField":
+                if error.status != 400 or error.error_type != ErrorType.UNKNOWN_FIELD:
                     raise
                 self._fall_back(error)
         return self.client.detect(image, self._caption_fields())

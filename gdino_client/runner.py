@@ -21,15 +21,15 @@ from gdino_client.client import DetectionClient, RequestFailed
 from gdino_client.drawing import write_annotated
 from gdino_client.formats import FORMATS, writers
 from gdino_client.formats.files import write_json
-from gdino_client.formats.labelstudio import LabelStudioOptions
 from gdino_client.journal import Journal
+from gdino_client.labelstudio.export import LabelStudioOptions
 from gdino_client.labelstudio.push import ProjectTarget, push
 from gdino_client.query import Query, Thresholds
 from gdino_client.results import ImageResult, check_response, image_result
 from gdino_client.retry import RetryPolicy
 from gdino_client.sources import ImageFile, Inputs, UnreadableImage, check_image, collect_images
 from gdino_client.summary import Summary, count_detections
-from handler import defaults
+from handler.contract import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class AnnotateOptions:
     concurrency: int = 8
     model: str = defaults.MODEL_NAME
     token: str | None = None
-    timeout: float = 120.0
+    timeout: float = defaults.CLIENT_TIMEOUT_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     labelstudio: LabelStudioOptions = LabelStudioOptions()
     labelstudio_project: ProjectTarget | None = None  # also import the tasks into this project
@@ -178,8 +178,8 @@ def annotate(
     *,
     caption: str | None = None,
     classes: Sequence[str] | Path | None = None,
-    box_threshold: float = 0.35,
-    text_threshold: float = 0.25,
+    box_threshold: float = defaults.BOX_THRESHOLD,
+    text_threshold: float = defaults.TEXT_THRESHOLD,
     **settings: Any,
 ) -> Summary:
     """Annotate ``source`` (folder, glob or list file) into ``out``, asking for ``classes``

@@ -16,9 +16,9 @@ import shutil
 import socket
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from gdino_serve.paths import BERT_DIR
+
 VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e"
-VOCAB_LINES = 30522
 
 logger = logging.getLogger("setup_bert")
 
@@ -56,7 +56,7 @@ def _from_package(target: Path) -> None:
         shutil.copyfile(path, target)
 
 
-def setup_bert(bert_dir: Path = REPO / "bert-base-uncased", offline: bool = False) -> Path:
+def setup_bert(bert_dir: Path = BERT_DIR, offline: bool = False) -> Path:
     """Ensure ``bert_dir/vocab.txt`` is the real bert-base-uncased vocabulary; return its path."""
     vocab = bert_dir / "vocab.txt"
     if vocab.exists() and md5(vocab) == VOCAB_MD5:

@@ -5,7 +5,7 @@ then ``podman import``) and cached by its inputs; the image is built from the pr
 Dockerfile with that base, the host's network and the host's pip settings (index, find-links,
 certificate and download cache), so a build needs only what the host's own ``pip install`` needs.
 
-    python -m scripts.container build          # prints the image tag
+    python -m gdino_serve.container build          # prints the image tag
     podman run ... (see README, "Container")
 """
 
@@ -25,9 +25,8 @@ from pathlib import Path
 
 import requests
 
-from scripts.torchserve_runner import free_port
-
-REPO = Path(__file__).resolve().parent.parent
+from gdino_serve.paths import REPO
+from gdino_serve.ports import free_port
 
 CONTAINERS_CONF = REPO / "container" / "containers.conf"
 IMAGE = "localhost/groundingdino-serve"
@@ -154,6 +153,20 @@ def ensure_base_image() -> str:
 # ---------------------------------------------------------------------------------------- pip settings
 
 
+# pip settings whose values are local files or folders (the rest are names, numbers and URLs).
+PIP_PATH_SETTINGS = frozenset(
+    {"cert", "client-cert", "constraint", "requirement", "find-links", "index-url", "extra-index-url", "src", "log"}
+)
+PIP_CERT_SETTINGS = frozenset({"cert", "client-cert"})
+
+
+def _local_path(item: str) -> Path | None:
+    """The local file a setting's item names (a plain path or a ``file://`` URL), else ``None``."""
+    if item.startswith("file://"):
+        return Path(item[len("file://") :])
+    return None if "://" in item else Path(item)
+
+
 @dataclass
 class PipSettings:
     """The host's pip configuration, rewritten for the build container, and the mounts it needs."""
@@ -161,32 +174,35 @@ class PipSettings:
     config: dict[str, str] = field(default_factory=dict)
     mounts: list[tuple[Path, str]] = field(default_factory=list)
 
-    def translate(self, key: str, value: str) -> str | None:
-        """Mount the local paths a setting names; drop those missing here (pip ignores them too).
+    def _mount(self, local: Path, target: str) -> None:
+        if all(local != host for host, _ in self.mounts):
+            self.mounts.append((local, target))
 
-        Indexes and find-links keep their paths (a file:// index links to files beside it, so its
-        parent folder is mounted); certificates move to a neutral path, since the image's own
-        ca-certificates bundle must stay writable for apt.
+    def translate(self, key: str, value: str) -> str | None:
+        """Mount every local path a setting names, so pip in the build finds what the host's pip
+        finds (a constraints file, a requirements file, certificates, local indexes, find-links);
+        drop paths missing here (pip would fail on a missing constraints file, not ignore it).
+
+        Paths keep their place (a ``file://`` index links to files beside it, so its parent folder
+        is mounted); certificates move to a neutral path, since the image's own ca-certificates
+        bundle must stay writable for apt.
         """
-        if key not in {"cert", "client-cert", "find-links", "index-url", "extra-index-url"}:
+        if key not in PIP_PATH_SETTINGS:
             return value
         kept = []
         for item in value.split():
-            local = (
-                Path(item[len("file://") :]) if item.startswith("file://") else None if "://" in item else Path(item)
-            )
+            local = _local_path(item)
             if local is None:
                 kept.append(item)
             elif not local.exists():
-                continue
-            elif key in {"cert", "client-cert"}:
+                logger.warning("pip setting %s names %s, which does not exist: not forwarded", key, local)
+            elif key in PIP_CERT_SETTINGS:
                 target = f"{PIP_MOUNT_ROOT}/{len(self.mounts)}-{local.name}"
                 self.mounts.append((local, target))
                 kept.append(target)
             else:
                 shared = local.parent if key.endswith("index-url") else local
-                if all(shared != host for host, _ in self.mounts):
-                    self.mounts.append((shared, str(shared)))
+                self._mount(shared, str(shared))
                 kept.append(item)
         return " ".join(kept) or None
 
@@ -286,7 +302,7 @@ def run_server(image: str, name: str, port: int, checkpoint: Path, model_config:
     Only inference is published; the model store cache is the named volume ``cache_volume``.
     """
     # --no-healthcheck: Podman runs health checks from systemd timers, absent here; wait_ready
-    # runs the same check (scripts/healthcheck.py) itself.
+    # runs the same check (gdino_serve/healthcheck.py) itself.
     podman(
         "run",
         "--detach",
@@ -316,7 +332,7 @@ def wait_ready(url: str, name: str, timeout: float = 600.0) -> float:
             healthy = requests.get(f"{url}/ping", timeout=5).json().get("status") == "Healthy"
         except (requests.RequestException, ValueError):
             healthy = False
-        if healthy and podman("exec", name, "python", "-m", "scripts.healthcheck", check=False).returncode == 0:
+        if healthy and podman("exec", name, "python", "-m", "gdino_serve.healthcheck", check=False).returncode == 0:
             return time.monotonic() - started
         if podman("inspect", "--format", "{{.State.Running}}", name, check=False).stdout.strip() != "true":
             break

@@ -1,4 +1,4 @@
-"""Random-weight Hugging Face model folders for the transformers back end (tests, demos, benchmark).
+"""Random-weight Hugging Face model folders for the transformers back end (demo, tests, benchmark).
 
 Official weights cannot always be downloaded (no hub access on CI), yet the real loading and
 serving code should run: :func:`make_random_hf_model` builds a ``grounding-dino`` or
@@ -18,14 +18,12 @@ from typing import Any
 
 import torch
 
+from gdino_serve.demo_checkpoint import BOX_HEAD_STD, CACHE, TEXT_OUTPUT_SCALE
+from gdino_serve.paths import BERT_DIR
 from handler.backends.transformers.model_loader import RANDOM_WEIGHTS_MARK
-from handler.testing import BERT_DIR, REPO
 
 MODEL_TYPES = ("grounding-dino", "mm-grounding-dino")
 SIZES = ("tiny", "full")
-# See handler.testing: spread the random token scores and let the box head move boxes.
-TEXT_OUTPUT_SCALE = 0.05
-BOX_HEAD_STD = 0.3
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ def build_processor(bert_dir: Path = BERT_DIR) -> Any:
     from transformers import BertTokenizerFast, GroundingDinoImageProcessor, GroundingDinoProcessor
 
     if not (bert_dir / "vocab.txt").exists():
-        raise FileNotFoundError(f"{bert_dir / 'vocab.txt'} is missing: run python -m scripts.setup_bert first")
+        raise FileNotFoundError(f"{bert_dir / 'vocab.txt'} is missing: run python -m gdino_serve.bert_vocab first")
     tokenizer = BertTokenizerFast(vocab_file=str(bert_dir / "vocab.txt"), do_lower_case=True)
     return GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(), tokenizer=tokenizer)
 
@@ -112,5 +110,19 @@ def make_random_hf_model(model_type: str, out: Path, size: str = "tiny", seed: i
 
 def cached_random_hf_model(model_type: str, size: str = "tiny", seed: int = 0) -> Path:
     """The folder for ``model_type``, ``size`` and ``seed`` under build/test-weights, made on first use."""
-    path = REPO / "build" / "test-weights" / f"hf-{model_type}-{size}-seed{seed}"
+    path = CACHE / f"hf-{model_type}-{size}-seed{seed}"
     return path if (path / "model.safetensors").exists() else make_random_hf_model(model_type, path, size, seed)
+
+
+def main() -> None:
+    """``python -m scripts.make_random_hf_model --model-type mm-grounding-dino --size full --out DIR``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-type", choices=MODEL_TYPES, default="grounding-dino")
+    parser.add_argument("--size", choices=SIZES, default="tiny")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    make_random_hf_model(args.model_type, args.out, args.size, args.seed)

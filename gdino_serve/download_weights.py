@@ -24,9 +24,8 @@ from urllib.parse import urlparse
 import requests
 from tqdm import tqdm
 
-from handler import defaults
-
-REPO = Path(__file__).resolve().parent.parent
+from gdino_serve.paths import REPO, WEIGHTS
+from handler.contract import defaults
 
 logger = logging.getLogger("download_weights")
 RELEASES = "https://github.com/IDEA-Research/GroundingDINO/releases/download"
@@ -39,7 +38,7 @@ class Weights:
     min_bytes: int  # the official files are ~694 MB (Swin-T) and ~938 MB (Swin-B)
 
 
-WEIGHTS = {
+CHECKPOINTS = {
     "swint_ogc": Weights(f"{RELEASES}/v0.1.0-alpha/groundingdino_swint_ogc.pth", defaults.MODEL_CONFIG, 650_000_000),
     "swinb_cogcoor": Weights(
         f"{RELEASES}/v0.1.0-alpha2/groundingdino_swinb_cogcoor.pth",
@@ -155,10 +154,10 @@ def _banner(target: Path, source: str) -> None:
 
 def demo_hf_folder(model_id: str) -> Path:
     """A seeded random-weight folder of ``model_id``'s model type at full (Swin-T) size, clearly named."""
-    from handler.hf_testing import make_random_hf_model
+    from gdino_serve.demo_hf_model import make_random_hf_model
 
     model_type = HF_MODELS[model_id].model_type
-    target = REPO / "weights" / f"RANDOM_DEMO_hf_{model_type}"
+    target = WEIGHTS / f"RANDOM_DEMO_hf_{model_type}"
     if not (target / "model.safetensors").exists():
         make_random_hf_model(model_type, target, size="full")
     _banner(target, "huggingface.co")
@@ -167,9 +166,9 @@ def demo_hf_folder(model_id: str) -> Path:
 
 def demo_checkpoint(config: str) -> Path:
     """A seeded random-weight checkpoint in the official format, clearly named as such."""
-    from handler.testing import make_random_checkpoint
+    from gdino_serve.demo_checkpoint import make_random_checkpoint
 
-    target = REPO / "weights" / f"RANDOM_DEMO_{Path(config).stem}.pth"
+    target = WEIGHTS / f"RANDOM_DEMO_{Path(config).stem}.pth"
     if not target.exists():
         make_random_checkpoint(REPO / config, target)
     _banner(target, "GitHub")
@@ -179,14 +178,14 @@ def demo_checkpoint(config: str) -> Path:
 def fetch(args: argparse.Namespace) -> Path:
     """The official weights the arguments name: a Hugging Face folder or an rf-groundingdino checkpoint."""
     if args.hf_model:
-        return download_hf(args.hf_model, REPO / "weights" / args.hf_model.replace("/", "--"))
-    weights = WEIGHTS[args.model]
-    return download(weights, REPO / "weights" / Path(urlparse(weights.url).path).name, args.sha256)
+        return download_hf(args.hf_model, WEIGHTS / args.hf_model.replace("/", "--"))
+    weights = CHECKPOINTS[args.model]
+    return download(weights, WEIGHTS / Path(urlparse(weights.url).path).name, args.sha256)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", choices=sorted(WEIGHTS), default="swint_ogc")
+    parser.add_argument("--model", choices=sorted(CHECKPOINTS), default="swint_ogc")
     parser.add_argument("--hf-model", choices=sorted(HF_MODELS), help="a Hugging Face model (transformers back end)")
     parser.add_argument("--sha256", help="expected sha256 of the file (checked when given)")
     parser.add_argument(
@@ -196,7 +195,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    (REPO / "weights").mkdir(exist_ok=True)
+    WEIGHTS.mkdir(exist_ok=True)
     try:
         path = fetch(args)
         logger.info("official weights ready: %s", path)
@@ -204,7 +203,7 @@ def main() -> None:
         if not args.demo_fallback:
             raise SystemExit(f"download failed: {error}") from None
         logger.warning("official weights unavailable (%s)", error)
-        path = demo_hf_folder(args.hf_model) if args.hf_model else demo_checkpoint(WEIGHTS[args.model].config)
+        path = demo_hf_folder(args.hf_model) if args.hf_model else demo_checkpoint(CHECKPOINTS[args.model].config)
     sys.stdout.write(f"{path}\n")
 
 

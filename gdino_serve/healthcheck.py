@@ -9,8 +9,15 @@ from __future__ import annotations
 import os
 import sys
 
-from scripts.torchserve_runner import workers_ready
+from gdino_serve.torchserve_runner import workers_ready
+from handler.contract import defaults
+
+
+def main() -> None:
+    port = os.environ.get("MANAGEMENT_PORT", defaults.MANAGEMENT_PORT)
+    model = os.environ.get("MODEL_NAME", defaults.MODEL_NAME)
+    sys.exit(0 if workers_ready(f"http://127.0.0.1:{port}", model) else 1)
+
 
 if __name__ == "__main__":
-    port = os.environ.get("MANAGEMENT_PORT", "8081")
-    sys.exit(0 if workers_ready(f"http://127.0.0.1:{port}", os.environ.get("MODEL_NAME", "groundingdino")) else 1)
+    main()

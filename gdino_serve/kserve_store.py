@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from handler import defaults
-from scripts.build_mar import REPO, build_mar, merged_model_yaml
-from scripts.torchserve_runner import read_properties
-from scripts.workers import worker_count
+from gdino_serve.model_archive import UpstreamModel, build_archive, merged_model_yaml
+from gdino_serve.paths import BUILD, FULL_CONFIG, REPO
+from gdino_serve.torchserve_runner import read_properties
+from gdino_serve.workers import worker_count
+from handler.contract import defaults
 
 MOUNT = "/mnt/models"  # where KServe's storage initializer puts the storageUri
 ENVELOPES = {"v1": "kserve", "v2": "kservev2"}
@@ -47,7 +48,7 @@ def model_snapshot(model_name: str, model_yaml: Mapping[str, Any]) -> dict[str, 
     """TorchServe's ``model_snapshot``: the model to load at start and its worker/batch settings."""
     settings = {key: model_yaml[key] for key in SNAPSHOT_KEYS if key in model_yaml}
     version = {"defaultVersion": True, "marName": f"{model_name}.mar", **settings}
-    return {"name": "startup.cfg", "modelCount": 1, "models": {model_name: {"1.0": version}}}
+    return {"name": "startup.cfg", "modelCount": 1, "models": {model_name: {defaults.MODEL_VERSION: version}}}
 
 
 def kserve_properties(model_name: str, model_yaml: Mapping[str, Any], protocol: str) -> dict[str, str]:
@@ -68,14 +69,15 @@ def write_kserve_store(
     checkpoint: Path,
     out: Path,
     protocol: str = "v1",
-    model_config: Path = REPO / defaults.MODEL_CONFIG,
+    model_config: Path = FULL_CONFIG,
     model_name: str = defaults.MODEL_NAME,
     overrides: Mapping[str, Any] | None = None,
     handler_overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``out/config/config.properties`` and ``out/model-store/<model_name>.mar``; return ``out``."""
-    build_mar(checkpoint, out / "model-store", model_config, model_name, overrides, handler_overrides)
-    model_yaml = merged_model_yaml(model_config, overrides, handler_overrides)
+    model = UpstreamModel(checkpoint, model_config)
+    build_archive(model, out / "model-store", model_name, overrides, handler_overrides)
+    model_yaml = merged_model_yaml(model, overrides, handler_overrides)
     (out / "config").mkdir(parents=True, exist_ok=True)
     properties = kserve_properties(model_name, model_yaml, protocol)
     (out / "config" / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
@@ -86,9 +88,9 @@ def write_kserve_store(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=REPO / "build" / "kserve")
+    parser.add_argument("--out", type=Path, default=BUILD / "kserve")
     parser.add_argument("--protocol", choices=sorted(ENVELOPES), default="v1")
-    parser.add_argument("--config", type=Path, default=REPO / defaults.MODEL_CONFIG)
+    parser.add_argument("--config", type=Path, default=FULL_CONFIG)
     parser.add_argument("--model-name", default=defaults.MODEL_NAME)
     parser.add_argument("--gpus", type=int, default=0, help="GPUs per pod (the manifest's nvidia.com/gpu)")
     parser.add_argument("--workers-per-gpu", type=int, default=1)

@@ -1,13 +1,15 @@
-"""Build a self-contained GroundingDINO ``.mar``: handler package, configs, tokenizer, checkpoint.
+"""Build a self-contained GroundingDINO ``.mar``: handler package, configs, tokenizer, weights.
 
-Two kinds of model: an rf-groundingdino checkpoint with its Python config (``--checkpoint``,
-``--config``: the ``upstream`` back end), or a Hugging Face model folder (``--hf-model``: the
-``transformers`` back end; its ``model.safetensors`` becomes the archive's serialized file and
-the rest of the folder, config and tokenizer, goes in as ``hf_model/``).
+Two kinds of model, each a :class:`ModelFiles`: an rf-groundingdino checkpoint with its Python
+config (:class:`UpstreamModel`, the ``upstream`` back end), or a Hugging Face model folder
+(:class:`HuggingFaceModel`, the ``transformers`` back end; its ``model.safetensors`` becomes the
+archive's serialized file and the rest of the folder, config and tokenizer, goes in as ``hf_model/``).
 
 The archive holds everything the worker needs, so TorchServe starts it with no network and no
-per-model pip install. Handler settings and TorchServe model settings can be overridden here
-(tests use a small config and image size) without editing ``model_config/model-config.yaml``.
+per-model pip install: the ``handler`` package (only what serving needs), the model's files and,
+for test archives, extra top-level modules (a back end named ``module:Class``). Handler settings
+and TorchServe model settings can be overridden here (tests use a small config and image size)
+without editing ``model_config/model-config.yaml``.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
-from handler import defaults
+import handler
+from gdino_serve.paths import BERT_DIR, FULL_CONFIG, MODEL_CONFIGS, REPO
+from handler.contract import defaults
 
-REPO = Path(__file__).resolve().parent.parent
-ENTRY = REPO / "handler" / "frontends" / "torchserve" / "torchserve_handler.py"  # the .mar's handler
+HANDLER_PACKAGE = Path(handler.__file__).resolve().parent
+ENTRY = HANDLER_PACKAGE / "frontends" / "torchserve" / "torchserve_handler.py"  # the .mar's handler
 BERT_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
 HF_FOLDER = "hf_model"  # where a Hugging Face model folder's files lie in the model dir
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
@@ -36,21 +41,43 @@ HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 logger = logging.getLogger("build_mar")
 
 
-def _stage_handler(stage: Path) -> None:
-    shutil.copytree(REPO / "handler", stage / "handler", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+def handler_files() -> dict[str, Path]:
+    """The ``handler`` package's modules, by their path in the archive."""
+    modules = sorted(path for path in HANDLER_PACKAGE.rglob("*.py") if "__pycache__" not in path.parts)
+    return {f"handler/{path.relative_to(HANDLER_PACKAGE)}": path for path in modules}
 
 
-def _stage(stage: Path, model_config: Path) -> None:
-    """Lay out the archive's extra files exactly as the handler expects them in the model dir."""
-    _stage_handler(stage)
-    (stage / "model_config").mkdir()
-    shutil.copy2(model_config, stage / "model_config" / model_config.name)
-    (stage / "bert-base-uncased").mkdir()
-    for name in BERT_FILES:
-        source = REPO / "bert-base-uncased" / name
-        if not source.exists():
-            raise SystemExit(f"{source} is missing: run scripts/setup_bert.py first")
-        shutil.copy2(source, stage / "bert-base-uncased" / name)
+class ModelFiles(Protocol):
+    """What an archive is built from: a weights file, the files beside it, and the handler settings
+    that tell the worker how to read them."""
+
+    weights: Path
+
+    def files(self) -> dict[str, Path]:
+        """The model's files besides the weights, by their path in the archive."""
+        ...
+
+    def handler_settings(self) -> dict[str, Any]:
+        """The ``handler:`` settings that select the back end and its files."""
+        ...
+
+
+@dataclass(frozen=True)
+class UpstreamModel:
+    """An rf-groundingdino checkpoint with its Python architecture config and the BERT tokenizer files."""
+
+    weights: Path
+    model_config: Path = FULL_CONFIG
+
+    def files(self) -> dict[str, Path]:
+        bert = {f"bert-base-uncased/{name}": BERT_DIR / name for name in BERT_FILES}
+        missing = [str(path) for path in bert.values() if not path.exists()]
+        if missing:
+            raise SystemExit(f"{', '.join(missing)} missing: run python -m scripts.setup_bert first")
+        return {f"model_config/{self.model_config.name}": self.model_config, **bert}
+
+    def handler_settings(self) -> dict[str, Any]:
+        return {"model_config": f"model_config/{self.model_config.name}"}
 
 
 def hf_weights(folder: Path) -> Path:
@@ -76,112 +103,71 @@ def hf_folder_files(folder: Path) -> list[Path]:
     ]
 
 
-def _stage_hf(stage: Path, folder: Path) -> None:
-    """The handler package and the folder's files (:func:`hf_folder_files`) as ``hf_model/``."""
-    _stage_handler(stage)
-    for path in hf_folder_files(folder):
-        (stage / HF_FOLDER / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(folder / path, stage / HF_FOLDER / path)
+@dataclass(frozen=True)
+class HuggingFaceModel:
+    """A ``save_pretrained`` GroundingDINO / MM-Grounding-DINO / LLMDet folder."""
+
+    folder: Path
+
+    @property
+    def weights(self) -> Path:
+        return hf_weights(self.folder)
+
+    def files(self) -> dict[str, Path]:
+        return {f"{HF_FOLDER}/{path}": self.folder / path for path in hf_folder_files(self.folder)}
+
+    def handler_settings(self) -> dict[str, Any]:
+        return {"backend": "transformers", "model_config": HF_FOLDER}
 
 
 def merged_model_yaml(
-    model_config: Path | None,
+    model: ModelFiles,
     overrides: Mapping[str, Any] | None = None,
     handler_overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """model-config.yaml with the model set and the given overrides applied (``None``: a Hugging Face folder)."""
-    settings = yaml.safe_load((REPO / "model_config" / "model-config.yaml").read_text())
+    """model-config.yaml with the model's handler settings and the given overrides applied."""
+    settings = yaml.safe_load((MODEL_CONFIGS / "model-config.yaml").read_text())
     settings.update(overrides or {})
-    handler = dict(settings.get("handler") or {})
-    if model_config is None:
-        handler.update(backend="transformers", model_config=HF_FOLDER)
-    else:
-        handler["model_config"] = f"model_config/{model_config.name}"
-    handler.update(handler_overrides or {})
-    settings["handler"] = handler
+    settings["handler"] = {**(settings.get("handler") or {}), **model.handler_settings(), **(handler_overrides or {})}
     return settings
 
 
-def build_mar(
-    checkpoint: Path,
+def archive_files(model: ModelFiles, extra_modules: Sequence[Path] = ()) -> dict[str, Path]:
+    """Every file of the archive besides the weights, by its path in the archive (also the cache key's input)."""
+    return {**handler_files(), **model.files(), **{path.name: path for path in extra_modules}}
+
+
+def build_archive(
+    model: ModelFiles,
     export_path: Path,
-    model_config: Path = REPO / defaults.MODEL_CONFIG,
     model_name: str = defaults.MODEL_NAME,
     overrides: Mapping[str, Any] | None = None,
     handler_overrides: Mapping[str, Any] | None = None,
     archive_format: str = "default",
+    extra_modules: Sequence[Path] = (),
 ) -> Path:
     """Write ``export_path/model_name.mar`` and return its path.
 
     ``archive_format="no-archive"`` writes the folder ``export_path/model_name`` instead: TorchServe
-    serves it in place, with no zipping here and no unzipping at every start.
+    serves it in place, with no zipping here and no unzipping at every start. ``extra_modules`` go
+    in as top-level modules (the worker imports from the model dir), e.g. a test-only back end.
     """
-    if not checkpoint.exists():
-        raise SystemExit(f"checkpoint {checkpoint} not found")
-    return _archive(
-        checkpoint,
-        lambda stage: _stage(stage, model_config),
-        export_path,
-        model_name,
-        merged_model_yaml(model_config, overrides, handler_overrides),
-        archive_format,
-    )
-
-
-def build_hf_mar(
-    folder: Path,
-    export_path: Path,
-    model_name: str = defaults.MODEL_NAME,
-    overrides: Mapping[str, Any] | None = None,
-    handler_overrides: Mapping[str, Any] | None = None,
-    archive_format: str = "default",
-) -> Path:
-    """Like :func:`build_mar` for a Hugging Face model folder, served by the ``transformers`` back end."""
-    return _archive(
-        hf_weights(folder),
-        lambda stage: _stage_hf(stage, folder),
-        export_path,
-        model_name,
-        merged_model_yaml(None, overrides, handler_overrides),
-        archive_format,
-    )
-
-
-def _archive(
-    checkpoint: Path,
-    stage_files: Callable[[Path], None],
-    export_path: Path,
-    model_name: str,
-    model_yaml: Mapping[str, Any],
-    archive_format: str,
-) -> Path:
-    """Run torch-model-archiver on ``checkpoint`` and the files ``stage_files`` lays out."""
+    if not model.weights.exists():
+        raise SystemExit(f"weights {model.weights} not found")
     export_path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mar-stage-") as tmp:
         stage = Path(tmp) / "extra"
-        stage.mkdir()
-        stage_files(stage)
+        for name, source in archive_files(model, extra_modules).items():
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, stage / name)
         config_file = Path(tmp) / "model-config.yaml"
-        config_file.write_text(yaml.safe_dump(dict(model_yaml)))
+        config_file.write_text(yaml.safe_dump(merged_model_yaml(model, overrides, handler_overrides)))
         command = [
             str(Path(sys.executable).parent / "torch-model-archiver"),
-            "--model-name",
-            model_name,
-            "--version",
-            "1.0",
-            "--handler",
-            str(ENTRY),
-            "--serialized-file",
-            str(checkpoint),
-            "--extra-files",
-            str(stage),
-            "--config-file",
-            str(config_file),
-            "--export-path",
-            str(export_path),
-            "--archive-format",
-            archive_format,
-            "--force",
+            *("--model-name", model_name, "--version", defaults.MODEL_VERSION, "--handler", str(ENTRY)),
+            *("--serialized-file", str(model.weights), "--extra-files", str(stage)),
+            *("--config-file", str(config_file), "--export-path", str(export_path)),
+            *("--archive-format", archive_format, "--force"),
         ]
         # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR keeps builds apart.
         subprocess.run(command, check=True, env=dict(os.environ, TMPDIR=tmp))
@@ -194,12 +180,22 @@ def _archive(
     return mar
 
 
+def build_mar(checkpoint: Path, export_path: Path, model_config: Path = FULL_CONFIG, **options: Any) -> Path:
+    """:func:`build_archive` of an rf-groundingdino checkpoint and its config."""
+    return build_archive(UpstreamModel(checkpoint, model_config), export_path, **options)
+
+
+def build_hf_mar(folder: Path, export_path: Path, **options: Any) -> Path:
+    """:func:`build_archive` of a Hugging Face model folder, served by the ``transformers`` back end."""
+    return build_archive(HuggingFaceModel(folder), export_path, **options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     model = parser.add_mutually_exclusive_group(required=True)
     model.add_argument("--checkpoint", type=Path, help="rf-groundingdino checkpoint (.pth), with --config")
     model.add_argument("--hf-model", type=Path, help="Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder")
-    parser.add_argument("--config", type=Path, default=REPO / defaults.MODEL_CONFIG)
+    parser.add_argument("--config", type=Path, default=FULL_CONFIG)
     parser.add_argument("--export-path", type=Path, default=REPO / "model_store")
     parser.add_argument("--model-name", default=defaults.MODEL_NAME)
     parser.add_argument("--batch-size", type=int, help="override batchSize")
@@ -211,11 +207,5 @@ def main() -> None:
         overrides["batchSize"] = args.batch_size
     if args.workers:
         overrides.update(minWorkers=args.workers, maxWorkers=args.workers)
-    if args.hf_model:
-        build_hf_mar(args.hf_model, args.export_path, args.model_name, overrides)
-    else:
-        build_mar(args.checkpoint, args.export_path, args.config, args.model_name, overrides)
-
-
-if __name__ == "__main__":
-    main()
+    source = HuggingFaceModel(args.hf_model) if args.hf_model else UpstreamModel(args.checkpoint, args.config)
+    build_archive(source, args.export_path, args.model_name, overrides)

@@ -7,45 +7,24 @@ config, log folder and ports, so runs never collide with each other or with a se
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from handler import defaults
-
-REPO = Path(__file__).resolve().parent.parent
+from gdino_serve.paths import REPO
+from gdino_serve.ports import free_ports
+from handler.contract import defaults
 
 logger = logging.getLogger("torchserve_runner")
-
-
-def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
-    """``count`` distinct free loopback ports, none in ``avoid``.
-
-    The sockets are held open together while the ports are picked: ports picked one at a time
-    can repeat (the OS hands a just-closed port out again), which once gave a server's gRPC
-    port its inference port ("Address already in use", a CI flake)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count + len(avoid))]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        ports = [sock.getsockname()[1] for sock in sockets]
-    return [port for port in ports if port not in avoid][:count]
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 def workers_ready(management_url: str, model_name: str, headers: dict[str, str] | None = None) -> bool:

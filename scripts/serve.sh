@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Set up and serve GroundingDINO on http://127.0.0.1:8080 (Ctrl-C or SIGTERM stops it).
-# Options go to scripts/serve_model.py (--checkpoint, --config, --workers-per-gpu, ...).
+# Options go to gdino-serve (gdino_serve/serve.py: --checkpoint, --hf-model, --workers-per-gpu, ...).
 # Official Swin-T weights when they can be downloaded; otherwise a LOUDLY labelled random-weight
 # demo checkpoint, so the whole service still runs (its detections are meaningless).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup_env.sh requirements.txt
+source scripts/setup_env.sh serve
 python -m scripts.setup_bert
 # Model store built once per checkpoint (build/model-store-cache), workers = GPUs x $WORKERS_PER_GPU.
-exec python -m scripts.serve_model "$@"
+exec gdino-serve "$@"

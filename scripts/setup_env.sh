@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Create .venv with the pinned requirements (skipped when unchanged) and make sure Java 11+ exists
-# for TorchServe (installs openjdk-17-jre-headless with apt-get when it is missing).
-# Usage: source scripts/setup_env.sh [requirements file]   (default: requirements.txt)
+# Create .venv with the pinned requirements (skipped when unchanged), install this project into it
+# (editable: the commands gdino-serve, gdino-annotate, gdino-playground, gdino-labelstudio-backend)
+# and make sure Java 11+ exists for TorchServe (installs openjdk-17-jre-headless when missing).
+# Usage: source scripts/setup_env.sh [serve|dev]   (default: serve; dev adds the test requirements)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/retry_downloads.sh
-requirements="${1:-requirements.txt}"
+profile="${1:-serve}"
+requirements=(-r requirements-client.txt -r requirements.txt)
+[ "$profile" = dev ] && requirements+=(-r requirements-test.txt)
 
 java_ok() { command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[1-9]|[2-9][0-9])'; }
 if ! java_ok; then
@@ -14,11 +17,19 @@ if ! java_ok; then
 fi
 
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
-stamp=".venv/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$(basename "$requirements")"
+stamp=".venv/.installed-$(cat requirements*.txt | sha256sum | cut -c1-16)-$profile"
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing $requirements into .venv (first run: a few minutes)" >&2
+  echo "setup: installing the $profile requirements into .venv (first run: a few minutes)" >&2
   retry .venv/bin/python -m pip install -q --upgrade pip
-  retry .venv/bin/python -m pip install -q -r "$requirements"
+  retry .venv/bin/python -m pip install -q "${requirements[@]}"
   touch "$stamp"
+fi
+# The project itself, editable (the container installs it after copying the source in).
+if [ -f pyproject.toml ]; then
+  project_stamp=".venv/.project-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+  if [ ! -f "$project_stamp" ]; then
+    retry .venv/bin/python -m pip install -q --no-deps -e .
+    touch "$project_stamp"
+  fi
 fi
 export PATH="$PWD/.venv/bin:$PATH"

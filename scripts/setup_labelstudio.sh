@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Install what the Label Studio and browser tests need when it is missing: Label Studio (pinned) in
-# its own virtual environment build/labelstudio-venv (it pins Django and friends that must not meet
-# the service's stack) with a migrated template database, and Debian's headless Chromium with its
-# driver for Selenium.
+# Install Label Studio (pinned) when it is missing, in its own virtual environment
+# build/labelstudio-venv (it pins Django and friends that must not meet the service's stack), with a
+# migrated template database. The Label Studio tests run it on demand (tests/support/setup_steps.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/retry_downloads.sh
@@ -24,11 +23,4 @@ if [ ! -f "$template/label_studio.sqlite3" ]; then
   mkdir -p "$template"
   LABEL_STUDIO_BASE_DATA_DIR="$PWD/$template" LATEST_VERSION_CHECK=false COLLECT_ANALYTICS=false SENTRY_DSN= \
     FRONTEND_SENTRY_DSN= "$venv/bin/label-studio" version --data-dir "$PWD/$template" >"$template/migrate.log" 2>&1
-fi
-missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]} (the browser tests drive headless Chromium)" >&2
-  apt_install "${missing[@]}"
 fi

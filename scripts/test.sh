@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Set up everything the tests need (venv, Java, tokenizer files, Podman, Label Studio, Chromium), lint, and run the tests.
+# Set up what every test needs (venv, Java, tokenizer files), lint, prove the client runs without
+# torch, and run the tests. Heavier set-up (Podman, KServe SDK, Label Studio, Chromium) runs only
+# when a selected test needs it (tests/support/setup_steps.py).
 # Extra args go to pytest, e.g. `bash scripts/test.sh -m "not integration"` for the fast unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup_env.sh requirements-test.txt
+source scripts/setup_env.sh dev
 python -m scripts.setup_bert
-bash scripts/setup_podman.sh
-bash scripts/setup_kserve_sdk.sh
-bash scripts/setup_labelstudio.sh
 ruff check .
 ruff format --check .
+bash scripts/test_client.sh
 exec python -m pytest "$@"

@@ -1,4 +1,4 @@
-"""Command line of the batch annotation client (``gdino-annotate --help``)."""
+"""``gdino-annotate``: a folder of images through the service into COCO, Label Studio, YOLO and JSONL."""
 
 from __future__ import annotations
 
@@ -8,55 +8,27 @@ import os
 import sys
 from pathlib import Path
 
-from gdino_client.client import read_token_file
+from gdino_client.commands.arguments import (
+    add_labelstudio_arguments,
+    add_service_arguments,
+    configure_logging,
+    service_token,
+)
 from gdino_client.formats import parse_formats
-from gdino_client.formats.labelstudio import LabelStudioOptions
 from gdino_client.journal import JournalMismatch
 from gdino_client.labelstudio.api import LabelStudioError
+from gdino_client.labelstudio.export import LabelStudioOptions
 from gdino_client.labelstudio.push import ProjectTarget
 from gdino_client.query import Thresholds
 from gdino_client.retry import RetryPolicy
 from gdino_client.runner import AnnotateOptions, requested_classes, run
-from handler import defaults
+from handler.contract import defaults
 
 logger = logging.getLogger("annotate")
 
 EXIT_FAILED_IMAGES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-def add_service_arguments(p: argparse.ArgumentParser) -> None:
-    """Where the detection service is and what every request sends (shared by every command)."""
-    p.add_argument("--url", default=defaults.INFERENCE_URL, help="inference address (default %(default)s)")
-    p.add_argument("--model", default=defaults.MODEL_NAME, help="model name (default %(default)s)")
-    token = p.add_mutually_exclusive_group()
-    token.add_argument(
-        "--token", default=os.environ.get("TORCHSERVE_TOKEN"), help="inference token (default: $TORCHSERVE_TOKEN)"
-    )
-    token.add_argument("--token-file", type=Path, help="TorchServe key_file.json, or a file holding the token")
-    p.add_argument("--box-threshold", type=float, default=defaults.BOX_THRESHOLD)
-    p.add_argument("--text-threshold", type=float, default=defaults.TEXT_THRESHOLD)
-
-
-def service_token(args: argparse.Namespace) -> str | None:
-    return read_token_file(args.token_file) if args.token_file else args.token
-
-
-def add_labelstudio_arguments(p: argparse.ArgumentParser) -> None:
-    """How to reach Label Studio (shared by gdino-annotate and the ML backend)."""
-    p.add_argument(
-        "--ls-url", default=os.environ.get("LABEL_STUDIO_URL"), help="Label Studio address (default $LABEL_STUDIO_URL)"
-    )
-    p.add_argument(
-        "--ls-token",
-        default=os.environ.get("LABEL_STUDIO_API_KEY"),
-        help="Label Studio API token: a personal access token or a legacy token (default $LABEL_STUDIO_API_KEY)",
-    )
-
-
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,7 +53,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--draw", action="store_true", help="also draw the boxes into OUT/annotated/")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default %(default)s)")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default %(default)s)")
+    p.add_argument(
+        "--timeout", type=float, default=defaults.CLIENT_TIMEOUT_S, help="seconds per request (default %(default)s)"
+    )
     p.add_argument("--attempts", type=int, default=5, help="tries per image on 503/507/network errors")
     p.add_argument("--backoff", type=float, default=0.5, help="first retry delay in seconds, doubled each time")
     p.add_argument("--max-backoff", type=float, default=30.0, help="longest retry delay in seconds")

@@ -9,8 +9,8 @@ from pathlib import Path
 from gdino_client.classes import ClassList
 from gdino_client.formats.coco import write_coco
 from gdino_client.formats.jsonl import write_jsonl
-from gdino_client.formats.labelstudio import LabelStudioOptions, write_labelstudio
 from gdino_client.formats.yolo import write_yolo
+from gdino_client.labelstudio.export import LabelStudioOptions, write_labelstudio
 from gdino_client.results import ImageResult
 
 Writer = Callable[[Sequence[ImageResult], ClassList, Path], Path]

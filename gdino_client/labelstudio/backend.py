@@ -7,7 +7,6 @@ Torch-free: the standard library's HTTP server and requests."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import threading
@@ -16,15 +15,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from gdino_client.cli import add_labelstudio_arguments, add_service_arguments, configure_logging, service_token
 from gdino_client.client import DetectionClient, RequestFailed
-from gdino_client.formats.labelstudio import LabelStudioOptions, prediction
-from gdino_client.http_serving import send_json, serve_until_interrupted
+from gdino_client.http_serving import send_json
 from gdino_client.labelstudio.api import LabelStudio, LabelStudioError
 from gdino_client.labelstudio.config import BoxTarget, UnusableConfig, box_target
+from gdino_client.labelstudio.export import LabelStudioOptions, prediction
 from gdino_client.query import Query, Thresholds
 from gdino_client.results import check_response, image_result
-from handler import defaults
+from handler.contract import defaults
 
 logger = logging.getLogger(__name__)
 
@@ -152,43 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug(format, *args)
 
 
-def make_server(predictor: Predictor, host: str = "127.0.0.1", port: int = 9090) -> ThreadingHTTPServer:
+def make_server(
+    predictor: Predictor, host: str = defaults.HOST, port: int = defaults.LABEL_STUDIO_BACKEND_PORT
+) -> ThreadingHTTPServer:
     """The backend's HTTP server (not started; ``serve_forever`` runs it)."""
     server = ThreadingHTTPServer((host, port), _Handler)
     server.predictor = predictor  # type: ignore[attr-defined]
     return server
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="gdino-labelstudio-backend",
-        description="Label Studio ML backend in front of the GroundingDINO service: connect it in a project's "
-        "Settings > Model with the URL http://HOST:PORT.",
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=9090, help="port to listen on (default %(default)s)")
-    add_service_arguments(p)
-    add_labelstudio_arguments(p)
-    p.add_argument("--model-version", default=defaults.MODEL_NAME, help="model_version of the predictions")
-    p.add_argument("--concurrency", type=int, default=4, help="images in flight per predict call")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds per detection request")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    configure_logging(args.verbose)
-    if bool(args.ls_url) != bool(args.ls_token):
-        parser().error("give both --ls-url and --ls-token, or neither (then Label Studio's /setup call says them)")
-    label_studio = LabelStudio(args.ls_url, args.ls_token) if args.ls_url else None
-    client = DetectionClient(args.url, args.model, service_token(args), args.timeout)
-    settings = BackendSettings(
-        Thresholds(args.box_threshold, args.text_threshold), args.model_version, args.concurrency
-    )
-    server = make_server(Predictor(client, settings, label_studio), args.host, args.port)
-    return serve_until_interrupted(server, f"Label Studio ML backend for {client.endpoint}")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,7 +13,7 @@ from xml.sax.saxutils import quoteattr
 from gdino_client.classes import ClassList
 from gdino_client.formats.files import write_json, write_text
 from gdino_client.results import ImageResult
-from handler import defaults
+from handler.contract import defaults
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 from gdino_client.classes import ClassList
-from gdino_client.formats.labelstudio import LabelStudioOptions, labeling_config, prediction
 from gdino_client.labelstudio.api import LabelStudio
+from gdino_client.labelstudio.export import LabelStudioOptions, labeling_config, prediction
 from gdino_client.results import ImageResult
 
 logger = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ images/s and p50/p95 latency for each layer, the per-stage breakdown, the servic
 ratio, worker cold start and .mar size, float32 vs bfloat16 (speed and detection agreement),
 and drafted vs full JPEG decoding; it writes results.json, results.md and results.png.
 
-    python -m scripts.benchmark            # full Swin-T at 800 px (about 20-30 min on 2 CPU cores)
-    python -m scripts.benchmark --quick    # smoke run (about 3 min)
+    python -m gdino_serve.tools.benchmark            # full Swin-T at 800 px (about 20-30 min on 2 CPU cores)
+    python -m gdino_serve.tools.benchmark --quick    # smoke run (about 3 min)
 
 The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
 """
@@ -31,18 +31,21 @@ import requests
 import torch
 from PIL import Image
 
+from gdino_serve.demo_checkpoint import cached_random_checkpoint
+from gdino_serve.model_archive import build_mar
+from gdino_serve.paths import FULL_CONFIG, REPO
+from gdino_serve.tools.benchmark_report import write_report
+from gdino_serve.tools.compare_detections import mean_agreement, with_grey_level_noise
+from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
+from gdino_serve.torchserve_runner import TorchServe
+from handler.backends import load_pipeline
 from handler.backends.upstream.detector import UpstreamDetector
 from handler.core.batching import CallLimits, ModelInput, predict_batch
 from handler.core.image_decode import decode_image
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
 from handler.core.stage_timer import STAGES, StageTimer
-from handler.frontends.torchserve.responses import detections_body
-from handler.testing import FULL_CONFIG, PHOTOS, REPO, cached_random_checkpoint, photo_bytes
-from scripts.benchmark_report import write_report
-from scripts.build_mar import build_mar
-from scripts.compare_detections import mean_agreement, with_grey_level_noise
-from scripts.torchserve_runner import TorchServe
+from handler.frontends.http.replies import detections_body
 
 logger = logging.getLogger("benchmark")
 
@@ -298,7 +301,7 @@ def run(options: Options) -> dict[str, Any]:
     )
     images = benchmark_images()
     payloads = [{"image": data, "caption": CAPTION} for data in images.values()]
-    pipeline = DetectionPipeline.load(REPO, checkpoint, settings, device)
+    pipeline = load_pipeline(REPO, checkpoint, settings, device)
     results: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
         "config": options.config.name,

@@ -1,11 +1,11 @@
 """Zero-shot COCO-style evaluation: a served model or an in-process pipeline over a COCO-format set.
 
     # a running service (through the batch client's DetectionClient)
-    python -m scripts.evaluate_coco --images val2017/ --annotations instances_val2017.json \\
+    python -m gdino_serve.tools.evaluate_coco --images val2017/ --annotations instances_val2017.json \\
         --url http://127.0.0.1:8080 --model groundingdino
     # in process: a Hugging Face folder (transformers back end) or an rf-groundingdino checkpoint
-    python -m scripts.evaluate_coco --images val2017/ --annotations instances_val2017.json --hf-model weights/gd-tiny
-    python -m scripts.evaluate_coco ... --checkpoint weights/groundingdino_swint_ogc.pth
+    python -m gdino_serve.tools.evaluate_coco --images val2017/ --annotations instances_val2017.json --hf-model weights/gd-tiny
+    python -m gdino_serve.tools.evaluate_coco ... --checkpoint weights/groundingdino_swint_ogc.pth
 
 Every image is prompted with all category names (as a class list: long lists are split into
 chunks of at most 256 tokens by the service, one image encoding per request). Each detection's
@@ -32,7 +32,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from handler import defaults
+from gdino_serve.paths import REPO
+from handler.contract import defaults
 
 logger = logging.getLogger("evaluate_coco")
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")  # COCOeval.stats[0:6]
@@ -117,16 +118,16 @@ def served_detector(url: str, model: str, fields: dict[str, Any]) -> Detect:
 
 def in_process_detector(pipeline: Any, fields: dict[str, Any]) -> Detect:
     """Detections from an in-process pipeline, answered as the service would."""
-    from handler.frontends.torchserve.answers import answer_bodies
+    from handler.frontends.http.batch_answers import answer_bodies
 
     return lambda image, names: answer_bodies(pipeline, [{"image": image, "classes": names, **fields}])[0]
 
 
-def load_pipeline(args: argparse.Namespace) -> Any:
+def pipeline_of(args: argparse.Namespace) -> Any:
     """The pipeline of ``--hf-model`` (transformers back end) or ``--checkpoint`` (upstream), on ``--device``."""
     import torch
 
-    from handler.core.pipeline import DetectionPipeline
+    from handler.backends import load_pipeline
     from handler.core.settings import HandlerSettings
 
     device = torch.device(args.device)
@@ -134,10 +135,9 @@ def load_pipeline(args: argparse.Namespace) -> Any:
         folder = args.hf_model.resolve()
         settings = HandlerSettings(backend="transformers", model_config=folder.name, warmup=False)
         weights = folder / "model.safetensors"
-        return DetectionPipeline.load(folder.parent, weights, settings, device)
-    repo = Path(__file__).resolve().parent.parent
+        return load_pipeline(folder.parent, weights, settings, device)
     settings = HandlerSettings(model_config=str(args.config), warmup=False)
-    return DetectionPipeline.load(repo, args.checkpoint, settings, device)
+    return load_pipeline(REPO, args.checkpoint, settings, device)
 
 
 def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> Evaluation:
         detect = served_detector(args.url, args.model, fields)
         detections, images, seconds = run_detections(coco, args.images, detect, args.concurrency)
     else:
-        detect = in_process_detector(load_pipeline(args), fields)
+        detect = in_process_detector(pipeline_of(args), fields)
         detections, images, seconds = run_detections(coco, args.images, detect)
     if args.output:
         args.output.write_text(json.dumps(detections))

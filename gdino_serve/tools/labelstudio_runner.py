@@ -3,7 +3,7 @@ on a free loopback port with its own data folder, serving local files below a do
 until it answers, make a user and a personal access token without prompts, stop it cleanly.
 
 Used by the Label Studio integration tests, and by hand to try the ML backend and the import:
-``python -m scripts.labelstudio_runner --document-root ~/photos`` (prints URL, login and token)."""
+``python -m gdino_serve.tools.labelstudio_runner --document-root ~/photos`` (prints URL, login and token)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from pathlib import Path
 
 import requests
 
-from scripts.torchserve_runner import REPO, free_port
+from gdino_serve.paths import BUILD
+from gdino_serve.ports import free_port
 
 logger = logging.getLogger("labelstudio_runner")
 
-VENV = REPO / "build" / "labelstudio-venv"
+VENV = BUILD / "labelstudio-venv"
 TEMPLATE_DB = VENV / "template" / "label_studio.sqlite3"  # migrated once by scripts/setup_labelstudio.sh
 EMAIL = "annotator@example.com"
 PASSWORD = "gdino-test-password"

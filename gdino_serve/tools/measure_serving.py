@@ -1,7 +1,7 @@
 """Cold start, archive size and one-request latency of a model served by a real TorchServe.
 
-    python -m scripts.measure_serving --hf-model build/full-hf-grounding-dino   # transformers back end
-    python -m scripts.measure_serving                                          # upstream, full Swin-T
+    python -m gdino_serve.tools.measure_serving --hf-model build/full-hf-grounding-dino   # transformers back end
+    python -m gdino_serve.tools.measure_serving                                          # upstream, full Swin-T
 
 Builds the ``.mar`` (its size), starts TorchServe and times start to READY (cold start), then
 sends ``--requests`` requests one at a time (a real photo at the service's default 800 px
@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from handler.testing import FULL_CONFIG, cached_random_checkpoint, photo_bytes
-from scripts.benchmark import CAPTION, post, summarise
-from scripts.build_mar import build_hf_mar, build_mar
-from scripts.torchserve_runner import TorchServe
+from gdino_serve.demo_checkpoint import cached_random_checkpoint
+from gdino_serve.model_archive import build_hf_mar, build_mar
+from gdino_serve.paths import FULL_CONFIG
+from gdino_serve.tools.benchmark import CAPTION, post, summarise
+from gdino_serve.tools.sample_photos import photo_bytes
+from gdino_serve.torchserve_runner import TorchServe
 
 logger = logging.getLogger("measure_serving")
 

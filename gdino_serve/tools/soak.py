@@ -1,13 +1,13 @@
 """Soak test: thousands of mixed requests against one TorchServe, watching memory and latency.
 
 Valid requests of mixed image sizes and prompts, known-bad requests and hostile ones (see
-``scripts.request_mix``) are sent from a fixed seed in windows; after each window the worker's
+``gdino_serve.tools.request_mix``) are sent from a fixed seed in windows; after each window the worker's
 resident memory (RSS, from /proc) is sampled and the window's p50/p99 latency of valid requests
 computed. The run fails (exit 1) on any 5xx, a worker restart, or RSS growth after the warm-up
 windows beyond ``--max-rss-growth-mb``.
 
-    python -m scripts.soak                       # tiny random-weight model, 3000 requests
-    python -m scripts.soak --checkpoint weights/groundingdino_swint_ogc.pth --config model_config/GroundingDINO_SwinT_OGC.py
+    python -m gdino_serve.tools.soak                       # tiny random-weight model, 3000 requests
+    python -m gdino_serve.tools.soak --checkpoint weights/groundingdino_swint_ogc.pth --config model_config/GroundingDINO_SwinT_OGC.py
 
 By default it builds a .mar and starts TorchServe on free loopback ports; on a GPU host the
 same command serves on the GPU.
@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.request_mix import MixedRequest, bad_request, hostile_request, send, valid_request
-from scripts.torchserve_runner import TorchServe
+from gdino_serve.tools.request_mix import MixedRequest, bad_request, hostile_request, send, valid_request
+from gdino_serve.torchserve_runner import TorchServe
 
 logger = logging.getLogger("soak")
 
@@ -155,8 +155,9 @@ def run_soak(
 
 
 def main() -> None:
-    from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG, cached_random_checkpoint
-    from scripts.build_mar import build_mar
+    from gdino_serve.demo_checkpoint import TINY_SETTINGS, cached_random_checkpoint
+    from gdino_serve.model_archive import build_mar
+    from gdino_serve.paths import TINY_CONFIG
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000)
@@ -179,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     checkpoint = args.checkpoint or cached_random_checkpoint(args.config)
-    handler = dict(TEST_HANDLER_SETTINGS) if args.config == TINY_CONFIG else {}
+    handler = dict(TINY_SETTINGS) if args.config == TINY_CONFIG else {}
     handler.update(
         {key: value for key, value in (("resize_short", args.resize_short), ("resize_max", args.resize_max)) if value}
     )

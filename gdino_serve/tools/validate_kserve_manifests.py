@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from gdino_serve.paths import REPO
+
 MANIFESTS = REPO / "deploy" / "kserve"
 
 logger = logging.getLogger("validate_kserve_manifests")

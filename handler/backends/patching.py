@@ -3,7 +3,8 @@
 Every patch names the fingerprint (a hash of the source) of the function it was written
 for. When an upgraded library ships a different function, start-up fails loudly instead of
 silently replacing new code with a fix for old code. To patch something new: read the target's
-:func:`fingerprint` once, then call :func:`guarded_patch` with it.
+:func:`fingerprint` once, then call :func:`guarded_patch` with it (:func:`patched` for a patch
+that holds only while a block runs).
 
 :func:`per_item` is the fix both back ends need for code that mixes a batch's items (e.g. an
 attention that subtracts a batch-wide maximum): it runs the function once per item.
@@ -11,16 +12,18 @@ attention that subtracts a batch-wide maximum): it runs the function once per it
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
 _PER_ITEM = "_per_batch_item"
+_ABSENT = object()
 
 
 class UpstreamChanged(RuntimeError):
@@ -28,7 +31,13 @@ class UpstreamChanged(RuntimeError):
 
 
 def fingerprint(function: Callable[..., Any]) -> str:
-    """First 16 hex digits of the SHA-256 of ``function``'s source code."""
+    """First 16 hex digits of the SHA-256 of ``function``'s source code (a method: its function's)."""
+    return _source_fingerprint(getattr(function, "__func__", function))
+
+
+@functools.cache
+def _source_fingerprint(function: Callable[..., Any]) -> str:
+    """Read once per function: :func:`patched` checks its target at every model call."""
     return hashlib.sha256(inspect.getsource(function).encode("utf-8")).hexdigest()[:16]
 
 
@@ -50,6 +59,21 @@ def guarded_patch(owner: Any, name: str, replacement: Any, expected_fingerprint:
         return
     check_fingerprint(getattr(current, "__wrapped__", current), expected_fingerprint)
     setattr(owner, name, replacement)
+
+
+@contextlib.contextmanager
+def patched(owner: Any, name: str, replacement: Any, expected_fingerprint: str) -> Iterator[None]:
+    """:func:`guarded_patch` for the ``with`` block only; afterwards ``owner.name`` is what it was
+    (an instance's override is removed, so the class's attribute shows through again)."""
+    own = vars(owner).get(name, _ABSENT)
+    guarded_patch(owner, name, replacement, expected_fingerprint)
+    try:
+        yield
+    finally:
+        if own is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, own)
 
 
 def _concatenate(outputs: list[Any], dims: Sequence[int]) -> Any:

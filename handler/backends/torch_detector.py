@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from handler.backends import dtypes
-from handler.backends.base import QueryScores
+from handler.core.detector import QueryScores
 
 
 class TorchDetector:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import ErrorType, InvalidInput
 
 MAX_CLASSES = 2000
 MAX_CLASS_CHARS = 256
@@ -28,21 +28,25 @@ def _class_values(value: Any) -> list[Any]:
         raise InvalidInput(
             '\'classes\' must be a list of class names, e.g. ["cat", "dog"], got a string '
             "(one name per line is for multipart text fields only)",
-            "InvalidClasses",
+            ErrorType.INVALID_CLASSES,
         )
     if isinstance(value, (bytes, bytearray)):
         try:
             text = bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput("'classes' must be UTF-8 text", "InvalidClasses") from None
+            raise InvalidInput("'classes' must be UTF-8 text", ErrorType.INVALID_CLASSES) from None
         if not text.lstrip().startswith("["):
             return [line for line in text.splitlines() if line.strip()]
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"'classes' starts with '[' but is not a JSON list ({exc})", "InvalidClasses") from None
+            raise InvalidInput(
+                f"'classes' starts with '[' but is not a JSON list ({exc})", ErrorType.INVALID_CLASSES
+            ) from None
     if not isinstance(value, list):
-        raise InvalidInput(f"'classes' must be a list of class names, got {type(value).__name__}", "InvalidClasses")
+        raise InvalidInput(
+            f"'classes' must be a list of class names, got {type(value).__name__}", ErrorType.INVALID_CLASSES
+        )
     return value
 
 
@@ -60,29 +64,33 @@ def check_class_names(names: Sequence[Any]) -> tuple[str, ...]:
     """``names`` if the service accepts them as a class list, else :class:`InvalidInput` saying why."""
     if not names:
         raise InvalidInput(
-            '\'classes\' is empty: name at least one class, e.g. ["person", "hard hat"]', "InvalidClasses"
+            '\'classes\' is empty: name at least one class, e.g. ["person", "hard hat"]', ErrorType.INVALID_CLASSES
         )
     if len(names) > MAX_CLASSES:
-        raise InvalidInput(f"'classes' has {len(names)} names; the limit is {MAX_CLASSES}", "InvalidClasses")
+        raise InvalidInput(f"'classes' has {len(names)} names; the limit is {MAX_CLASSES}", ErrorType.INVALID_CLASSES)
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         if not isinstance(name, str):
-            raise InvalidInput(f"classes[{index}] must be a string, got {type(name).__name__}", "InvalidClasses")
+            raise InvalidInput(
+                f"classes[{index}] must be a string, got {type(name).__name__}", ErrorType.INVALID_CLASSES
+            )
         if not name.strip():
-            raise InvalidInput(f"classes[{index}] is empty", "InvalidClasses")
+            raise InvalidInput(f"classes[{index}] is empty", ErrorType.INVALID_CLASSES)
         if len(name) > MAX_CLASS_CHARS:
             raise InvalidInput(
-                f"classes[{index}] is {len(name)} characters long; the limit is {MAX_CLASS_CHARS}", "InvalidClasses"
+                f"classes[{index}] is {len(name)} characters long; the limit is {MAX_CLASS_CHARS}",
+                ErrorType.INVALID_CLASSES,
             )
         if "." in name:
             raise InvalidInput(
-                f"classes[{index}] ({name!r}) contains '.', which separates classes in the prompt", "InvalidClasses"
+                f"classes[{index}] ({name!r}) contains '.', which separates classes in the prompt",
+                ErrorType.INVALID_CLASSES,
             )
         key = class_key(name)
         if key in seen:
             raise InvalidInput(
                 f"duplicate class {name!r}: classes[{index}] repeats classes[{seen[key]}] (case-insensitive)",
-                "DuplicateClass",
+                ErrorType.DUPLICATE_CLASS,
             )
         seen[key] = index
     return tuple(names)

@@ -1,8 +1,9 @@
-"""Every default of the service, stated once; torch-free so the client, scripts and tests can read it."""
+"""Every default of the service, stated once; torch-free so the client, the serving package and tests read it."""
 
 from __future__ import annotations
 
-MODEL_NAME = "groundingdino"  # the name the model is registered and served under
+MODEL_NAME = "groundingdino"  # the name the model is registered and served under (also predictions' model_version)
+MODEL_VERSION = "1.0"  # the archive's version, as KServe v2 answers state it
 MODEL_CONFIG = "model_config/GroundingDINO_SwinT_OGC.py"  # default architecture (official Swin-T OGC)
 BERT_DIR = "bert-base-uncased"
 BACKEND = "upstream"  # which model back end serves (handler.backends)
@@ -12,8 +13,17 @@ TEXT_THRESHOLD = 0.25
 MAX_DETECTIONS = 100  # per response, for requests that do not send 'max_detections'
 MAX_DETECTIONS_LIMIT = 1000  # the largest 'max_detections' a request may ask for
 
+# Model input size: short side, long side at most (the reference's T.RandomResize([800], max_size=1333)).
+RESIZE_SHORT = 800
+RESIZE_MAX = 1333
+
 HOST = "127.0.0.1"
-INFERENCE_PORT = 8080
-MANAGEMENT_PORT = 8081
-METRICS_PORT = 8082
+# One port per server, so no two of them ever meet on one address.
+INFERENCE_PORT = 8080  # TorchServe inference API
+MANAGEMENT_PORT = 8081  # TorchServe management API
+METRICS_PORT = 8082  # TorchServe metrics (Prometheus)
+PLAYGROUND_PORT = 8090  # gdino-playground
+LABEL_STUDIO_BACKEND_PORT = 9090  # gdino-labelstudio-backend (Label Studio's ML backend convention)
 INFERENCE_URL = f"http://{HOST}:{INFERENCE_PORT}"
+
+CLIENT_TIMEOUT_S = 120.0  # seconds a client waits for one detection request

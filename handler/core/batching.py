@@ -1,7 +1,7 @@
 """Stage 4: batched model calls whose answers equal each input's answer alone.
 
 Which inputs may share a model call without changing each other's answer (given a back end
-whose items do not leak into each other, as ``handler.backends.upstream.upstream_fixes`` makes sure):
+whose items do not leak into each other, as each back end's ``batch_invariance`` module makes sure):
 
 * images of one shape only: padding images to a common size changes the Swin features;
 * captions of one token length only: a padded caption is computed with other reduction
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from handler.backends.base import Detector
+from handler.core.detector import Detector
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import ErrorType, InvalidInput
 
 SUPPORTED = "JPEG, PNG, WebP, BMP, TIFF, GIF"
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -31,22 +31,24 @@ TargetSize = Callable[[int, int], tuple[int, int]]  # displayed (width, height) 
 
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
-        raise InvalidInput("'image' is empty", "InvalidImage")
+        raise InvalidInput("'image' is empty", ErrorType.INVALID_IMAGE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InvalidInput(f"image has more pixels than the limit of {max_pixels}", "ImageTooLarge") from None
+        raise InvalidInput(f"image has more pixels than the limit of {max_pixels}", ErrorType.IMAGE_TOO_LARGE) from None
     except (UnidentifiedImageError, OSError):
-        raise InvalidInput(f"'image' is not a readable image; supported: {SUPPORTED}", "InvalidImage") from None
+        raise InvalidInput(
+            f"'image' is not a readable image; supported: {SUPPORTED}", ErrorType.INVALID_IMAGE
+        ) from None
     width, height = image.size
     if width * height > max_pixels:
         raise InvalidInput(
-            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", "ImageTooLarge"
+            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", ErrorType.IMAGE_TOO_LARGE
         )
     if width == 0 or height == 0:
-        raise InvalidInput("image has no pixels", "InvalidImage")
+        raise InvalidInput("image has no pixels", ErrorType.INVALID_IMAGE)
     return image
 
 
@@ -92,4 +94,4 @@ def decode_image(data: bytes, max_pixels: int, target_size: TargetSize | None = 
         image = _to_rgb(ImageOps.exif_transpose(image))
         return DecodedImage(pixels=image, size=displayed or image.size)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"image data is truncated or corrupt ({exc})", "InvalidImage") from None
+        raise InvalidInput(f"image data is truncated or corrupt ({exc})", ErrorType.INVALID_IMAGE) from None

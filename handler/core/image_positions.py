@@ -13,7 +13,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import ErrorType, InvalidInput
+
+
+def level_strides(stage_strides: Sequence[int], num_levels: int) -> tuple[int, ...]:
+    """The stride of each encoder feature level: the backbone stages it reads (``stage_strides``),
+    then one more level per extra stride-2 convolution up to ``num_levels``."""
+    strides = list(stage_strides)
+    while len(strides) < num_levels:
+        strides.append(strides[-1] * 2)
+    return tuple(strides)
 
 
 def image_positions(width: int, height: int, strides: Sequence[int]) -> int:
@@ -36,5 +45,5 @@ def check_image_positions(
             f"image {size[0]}x{size[1]} is too thin for this model: resized to {model_size[0]}x{model_size[1]} "
             f"it gives {found} image positions, fewer than the model's {num_queries} queries; "
             "crop or pad it to a less extreme aspect ratio",
-            "ImageTooThin",
+            ErrorType.IMAGE_TOO_THIN,
         )

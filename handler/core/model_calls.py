@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 import torch
 
-from handler.backends.base import Detector
+from handler.contract.errors import InferenceError, ModelOutOfMemory
 from handler.core.batching import CallLimits, ModelInput, RawDetections, predict_batch
-from handler.core.errors import InferenceError, ModelOutOfMemory
+from handler.core.detector import Detector
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,9 @@
 request fields -> parse/validate -> decode -> preprocess -> batched model call -> Detections.
 Each request's outcome is either its :class:`Detections` or the :class:`DetectionError` that
 stopped it; one bad request never affects the others, nor does a failed model call
-(``call_faults``: out of memory is retried in smaller calls). The model is any
-:class:`~handler.backends.base.Detector`.
+(``model_calls``: out of memory is retried in smaller calls). The model is any
+:class:`~handler.core.detector.Detector`; building one is the back-end registry's job
+(``load_detector`` in the back ends' package), so the core imports no back end.
 """
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from handler.backends import load_detector
-from handler.backends.base import Detector
+from handler.contract.errors import DetectionError, InferenceError
 from handler.core.batching import CallLimits, ModelInput
-from handler.core.call_faults import predict_or_errors
 from handler.core.detections import Detections
-from handler.core.errors import DetectionError, InferenceError
+from handler.core.detector import Detector
 from handler.core.image_decode import decode_image
 from handler.core.image_positions import check_image_positions
+from handler.core.model_calls import predict_or_errors
 from handler.core.postprocess import build_detections
 from handler.core.preprocess import Preprocessor, Resize
 from handler.core.prompt import Prompt, build_prompt
@@ -66,13 +65,6 @@ class DetectionPipeline:
         self.resize = Resize(settings.resize_short, settings.resize_max)
         self.preprocess = Preprocessor(self.resize, detector.device)
         self.limits = CallLimits.for_device(detector.device, settings.max_sub_batch)
-
-    @classmethod
-    def load(
-        cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
-    ) -> DetectionPipeline:
-        """Load the configured back end's model from the files under ``model_dir``."""
-        return cls(load_detector(model_dir, checkpoint, settings, device), settings)
 
     def prepare(self, fields: Mapping[str, Any], timer: StageTimer | None = None) -> PreparedRequest:
         """Parse, decode and preprocess one request (raises InvalidInput)."""

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from handler.contract import defaults
 from handler.core.image_decode import DecodedImage
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -23,8 +24,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Resize:
     """Short side to ``short`` pixels, long side at most ``max_size`` (T.RandomResize([800], 1333))."""
 
-    short: int = 800
-    max_size: int = 1333
+    short: int = defaults.RESIZE_SHORT
+    max_size: int = defaults.RESIZE_MAX
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) after resizing; the same arithmetic as the upstream datasets.transforms."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import ErrorType, InvalidInput
 from handler.core.packing import pack
 from handler.core.tokens import TextTokenizer
 
@@ -87,12 +87,14 @@ def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: TextTokenizer, budg
     for piece, tokens in zip(pieces, encoded):
         ids = tokens.input_ids
         if not any(tokens.is_word):
-            raise InvalidInput(f"class or phrase {piece.label!r} has no text the model can read", "InvalidClasses")
+            raise InvalidInput(
+                f"class or phrase {piece.label!r} has no text the model can read", ErrorType.INVALID_CLASSES
+            )
         if len(ids) > budget:
             raise InvalidInput(
                 f"class or phrase {piece.label[:60]!r} is {len(ids)} tokens long; one class may have at most "
                 f"{budget} tokens (with its '.')",
-                "PromptTooLong",
+                ErrorType.PROMPT_TOO_LONG,
             )
     return pack(range(len(pieces)), [len(tokens.input_ids) for tokens in encoded], budget)
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handler import defaults
+from handler.contract import defaults
+from handler.contract.class_names import classes_caption, parse_classes
+from handler.contract.errors import ErrorType, InvalidInput
 from handler.core.box_format import BOX_FORMATS
-from handler.core.class_names import classes_caption, parse_classes
-from handler.core.errors import InvalidInput
 from handler.core.settings import HandlerSettings
 
 IMAGE_FIELD = "image"
@@ -62,10 +62,10 @@ def _text(name: str, value: Any) -> str:
         try:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput(f"'{name}' must be UTF-8 text", "InvalidParameter") from None
+            raise InvalidInput(f"'{name}' must be UTF-8 text", ErrorType.INVALID_PARAMETER) from None
     if isinstance(value, str):
         return value
-    raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}", "InvalidParameter")
+    raise InvalidInput(f"'{name}' must be a string, got {type(value).__name__}", ErrorType.INVALID_PARAMETER)
 
 
 def decode_image_field(value: Any) -> bytes:
@@ -73,7 +73,7 @@ def decode_image_field(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         data = bytes(value)
         if not data:
-            raise InvalidInput("'image' is empty", "InvalidImage")
+            raise InvalidInput("'image' is empty", ErrorType.INVALID_IMAGE)
         if data[:5].lower() == b"data:" or _looks_like_base64(data):
             try:
                 return decode_image_field(data.decode("ascii"))
@@ -81,16 +81,18 @@ def decode_image_field(value: Any) -> bytes:
                 pass  # not base64 after all: treat as the file's own bytes
         return data
     if not isinstance(value, str):
-        raise InvalidInput(f"'image' must be base64 text or a file part, got {type(value).__name__}", "InvalidImage")
+        raise InvalidInput(
+            f"'image' must be base64 text or a file part, got {type(value).__name__}", ErrorType.INVALID_IMAGE
+        )
     text = _DATA_URI.sub("", value.strip(), count=1)
     if not text:
-        raise InvalidInput("'image' is empty", "InvalidImage")
+        raise InvalidInput("'image' is empty", ErrorType.INVALID_IMAGE)
     try:
         data = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput("'image' is not valid base64", "InvalidBase64") from None
+        raise InvalidInput("'image' is not valid base64", ErrorType.INVALID_BASE64) from None
     if not data:
-        raise InvalidInput("'image' is empty after base64 decoding", "InvalidImage")
+        raise InvalidInput("'image' is empty after base64 decoding", ErrorType.INVALID_IMAGE)
     return data
 
 
@@ -102,17 +104,19 @@ def _looks_like_base64(data: bytes) -> bool:
 
 def _threshold(name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise InvalidInput(f"'{name}' must be a number in [0, 1], got a boolean", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be a number in [0, 1], got a boolean", ErrorType.INVALID_PARAMETER)
     if isinstance(value, (bytes, bytearray, str)):
         text = _text(name, value).strip()
         try:
             value = float(text)
         except ValueError:
-            raise InvalidInput(f"'{name}' must be a number in [0, 1], got {text!r}", "InvalidParameter") from None
+            raise InvalidInput(
+                f"'{name}' must be a number in [0, 1], got {text!r}", ErrorType.INVALID_PARAMETER
+            ) from None
     if not isinstance(value, (int, float)) or math.isnan(value):
-        raise InvalidInput(f"'{name}' must be a number in [0, 1], got {value!r}", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be a number in [0, 1], got {value!r}", ErrorType.INVALID_PARAMETER)
     if not 0.0 <= value <= 1.0:
-        raise InvalidInput(f"'{name}' must be in [0, 1], got {value}", "InvalidParameter")
+        raise InvalidInput(f"'{name}' must be in [0, 1], got {value}", ErrorType.INVALID_PARAMETER)
     return float(value)
 
 
@@ -123,7 +127,7 @@ def _flag(name: str, value: Any) -> bool:
     text = _text(name, value).strip().lower() if isinstance(value, (bytes, bytearray, str)) else None
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise InvalidInput(f"'{name}' must be true or false, got {value!r}", "InvalidParameter")
+    raise InvalidInput(f"'{name}' must be true or false, got {value!r}", ErrorType.INVALID_PARAMETER)
 
 
 def _count(name: str, value: Any, limit: int) -> int:
@@ -132,14 +136,18 @@ def _count(name: str, value: Any, limit: int) -> int:
         value = _text(name, value).strip()
         value = int(value) if value.isdecimal() else value
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise InvalidInput(f"'{name}' must be a whole number in [1, {limit}], got {value!r}", "InvalidParameter")
+        raise InvalidInput(
+            f"'{name}' must be a whole number in [1, {limit}], got {value!r}", ErrorType.INVALID_PARAMETER
+        )
     return value
 
 
 def _box_format(value: Any) -> str:
     text = _text("box_format", value).strip().lower()
     if text not in BOX_FORMATS:
-        raise InvalidInput(f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", "InvalidParameter")
+        raise InvalidInput(
+            f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", ErrorType.INVALID_PARAMETER
+        )
     return text
 
 
@@ -157,7 +165,8 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
     options.setdefault("max_detections", settings.max_detections)
     if options.get("class_agnostic_nms") and options.get("nms_threshold") is None:
         raise InvalidInput(
-            "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)", "InvalidParameter"
+            "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)",
+            ErrorType.INVALID_PARAMETER,
         )
     return options
 
@@ -165,11 +174,15 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
 def validate_caption(caption: str, max_chars: int) -> str:
     """A usable, normalised caption, or an InvalidInput that says why not."""
     if not caption.strip():
-        raise InvalidInput("'caption' is empty: name what to detect, e.g. 'cat . remote control'", "InvalidCaption")
+        raise InvalidInput(
+            "'caption' is empty: name what to detect, e.g. 'cat . remote control'", ErrorType.INVALID_CAPTION
+        )
     if not caption.replace(".", "").strip():
-        raise InvalidInput("'caption' has only dots and spaces: name what to detect", "InvalidCaption")
+        raise InvalidInput("'caption' has only dots and spaces: name what to detect", ErrorType.INVALID_CAPTION)
     if len(caption) > max_chars:
-        raise InvalidInput(f"'caption' is {len(caption)} characters long; the limit is {max_chars}", "InvalidCaption")
+        raise InvalidInput(
+            f"'caption' is {len(caption)} characters long; the limit is {max_chars}", ErrorType.INVALID_CAPTION
+        )
     return normalize_caption(caption)
 
 
@@ -179,17 +192,20 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
     unknown = sorted(set(fields) - KNOWN_FIELDS)
     if unknown:
         raise InvalidInput(
-            f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(KNOWN_FIELDS))}", "UnknownField"
+            f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(sorted(KNOWN_FIELDS))}",
+            ErrorType.UNKNOWN_FIELD,
         )
     for alias, name in ALIASES.items():
         if alias in fields:
             if name in fields:
-                raise InvalidInput(f"send either '{name}' or its alias '{alias}', not both", "InvalidParameter")
+                raise InvalidInput(
+                    f"send either '{name}' or its alias '{alias}', not both", ErrorType.INVALID_PARAMETER
+                )
             fields[name] = fields.pop(alias)
     if IMAGE_FIELD not in fields:
-        raise InvalidInput("'image' is required (base64 in JSON, or a file part in multipart)", "MissingField")
+        raise InvalidInput("'image' is required (base64 in JSON, or a file part in multipart)", ErrorType.MISSING_FIELD)
     if "caption" in fields and "classes" in fields:
-        raise InvalidInput("send either 'caption' or 'classes', not both", "InvalidParameter")
+        raise InvalidInput("send either 'caption' or 'classes', not both", ErrorType.INVALID_PARAMETER)
     if "classes" in fields:
         classes: tuple[str, ...] | None = parse_classes(fields["classes"])
         caption = classes_caption(classes)
@@ -199,7 +215,7 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
     else:
         raise InvalidInput(
             "'caption' or 'classes' is required, e.g. 'cat . remote control' or [\"cat\", \"remote control\"]",
-            "MissingField",
+            ErrorType.MISSING_FIELD,
         )
     thresholds = {
         name: _threshold(name, fields[name]) if fields.get(name) is not None else getattr(settings, name)

@@ -7,25 +7,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handler import defaults
+from handler.contract import defaults
 
 
 @dataclass(frozen=True)
 class HandlerSettings:
     """Everything the stages need to know that does not come with a request."""
 
-    backend: str = defaults.BACKEND  # see handler.backends
+    backend: str = defaults.BACKEND  # a registered back end, or module:Class (the back-end registry)
     model_config: str = defaults.MODEL_CONFIG
     bert_dir: str = defaults.BERT_DIR
     box_threshold: float = defaults.BOX_THRESHOLD
     text_threshold: float = defaults.TEXT_THRESHOLD
-    resize_short: int = 800  # reference: T.RandomResize([800], max_size=1333)
-    resize_max: int = 1333
+    resize_short: int = defaults.RESIZE_SHORT
+    resize_max: int = defaults.RESIZE_MAX
     max_pixels: int = 40_000_000  # decoded size limit; larger images are refused before decoding
     max_caption_chars: int = 4096
     max_detections: int = defaults.MAX_DETECTIONS  # default for requests that do not send 'max_detections'
     max_sub_batch: int = 8  # largest model call on CUDA (multi-threaded CPU calls hold one caption: batching.py)
-    dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see handler.backends.upstream.precision
+    dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see the back ends' dtypes module
     warmup: bool = True
 
     @classmethod

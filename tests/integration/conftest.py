@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from handler.testing import TEST_HANDLER_SETTINGS
-from scripts.labelstudio_runner import LabelStudioServer
-from scripts.torchserve_runner import TorchServe
-from tests.integration.tiny_server import FAST_SETTINGS, serve_tiny_mar
+from gdino_serve.tools.labelstudio_runner import LabelStudioServer
+from gdino_serve.torchserve_runner import TorchServe
+from tests.support.model_inputs import TEST_HANDLER_SETTINGS
+from tests.support.tiny_server import FAST_SETTINGS, serve_tiny_mar
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from gdino_client import Summary, annotate
-from handler.testing import photo_bytes
-from tests.image_folders import write_images
+from gdino_serve.tools.sample_photos import photo_bytes
+from tests.support.image_folders import write_images
 
 pytestmark = pytest.mark.integration  # starts a real TorchServe
 

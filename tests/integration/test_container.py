@@ -1,7 +1,7 @@
 """The serving image, built and run with Podman: health, predictions, non-root, ports, restart, stop.
 
 The image is built from the project's Dockerfile on a Debian base made with debootstrap (no
-registry needed; scripts/container.py) and serves the tiny random-weight checkpoint, mounted.
+registry needed; gdino_serve/container.py) and serves the tiny random-weight checkpoint, mounted.
 The tests share one container and run in file order: the restart and stop tests come last.
 """
 
@@ -18,9 +18,10 @@ import pytest
 import requests
 from PIL import Image
 
-from handler.testing import REPO, TINY_CONFIG, b64
-from scripts import container
-from scripts.torchserve_runner import free_port
+from gdino_serve import container
+from gdino_serve.paths import REPO, TINY_CONFIG
+from gdino_serve.ports import free_port
+from tests.support.images import b64
 
 pytestmark = [pytest.mark.integration, pytest.mark.container]
 

@@ -1,6 +1,6 @@
 """Faults injected into a real TorchServe worker: failing model calls, a full queue, kill -9.
 
-The .mar uses the ``fault-injection`` back end (tests only): captions with ``inject oom``,
+The .mar carries the fault-injecting back end (``tests/support/fault_injection.py``, as ``module:Class``): captions with ``inject oom``,
 ``inject error`` or ``inject sleep`` make the model call fail or stall. batchSize 2 and a job
 queue of 4 make the queue easy to fill. Figures (503 latency, kill -> first good answer) are logged.
 """
@@ -24,11 +24,12 @@ from PIL import Image
 
 from gdino_client import Summary, annotate
 from gdino_client.retry import RetryPolicy
-from handler.backends.fault_injection import ERROR, OOM, SLEEP
-from handler.testing import b64, encode
-from scripts.torchserve_runner import TorchServe
-from tests.image_folders import write_images
-from tests.integration.tiny_server import FAST_SETTINGS, serve_tiny_mar
+from gdino_serve.torchserve_runner import TorchServe
+from tests.support import fault_injection
+from tests.support.fault_injection import ERROR, OOM, SLEEP
+from tests.support.image_folders import write_images
+from tests.support.images import b64, encode
+from tests.support.tiny_server import FAST_SETTINGS, serve_tiny_mar
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -43,8 +44,9 @@ ACCESS_LINE = re.compile(r'"POST /predictions/\S+ HTTP/1.1" (\d{3}) (\d+)')
 def faulty_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     store = tmp_path_factory.mktemp("faulty_store")
     overrides = {"batchSize": BATCH_SIZE, "maxBatchDelay": 100}
-    settings = {**FAST_SETTINGS, "backend": "fault-injection"}
-    with serve_tiny_mar(tiny_checkpoint, store, overrides, settings, {"job_queue_size": str(QUEUE_SIZE)}) as server:
+    settings = {**FAST_SETTINGS, "backend": "fault_injection:FaultInjectingDetector"}
+    queue = {"job_queue_size": str(QUEUE_SIZE)}
+    with serve_tiny_mar(tiny_checkpoint, store, overrides, settings, queue, [fault_injection.__file__]) as server:
         yield server
 
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scripts.request_mix import bad_request, hostile_request, send, valid_request
+from gdino_serve.tools.request_mix import bad_request, hostile_request, send, valid_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

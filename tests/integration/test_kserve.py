@@ -1,6 +1,6 @@
 """KServe's v1 and v2 protocols against a real TorchServe configured as KServe's runtime configures it.
 
-The model store comes from scripts/kserve_model_store.py; TorchServe reads its config.properties
+The model store comes from python -m scripts.kserve_model_store; TorchServe reads its config.properties
 with ``TS_SERVICE_ENVELOPE`` set as KServe sets it (one server per envelope), and requests go to
 the endpoints KServe's model server forwards to.
 """
@@ -17,9 +17,11 @@ import pytest
 import requests
 import torch
 
-from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG, b64
-from scripts.kserve_model_store import ENVELOPES, KSERVE_ADDRESSES, write_kserve_store
-from scripts.torchserve_runner import TorchServe, read_properties
+from gdino_serve.kserve_store import ENVELOPES, KSERVE_ADDRESSES, write_kserve_store
+from gdino_serve.paths import TINY_CONFIG
+from gdino_serve.torchserve_runner import TorchServe, read_properties
+from tests.support.images import b64
+from tests.support.model_inputs import TEST_HANDLER_SETTINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.kserve]
 

@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 
 from gdino_client.classes import ClassList
-from gdino_client.cli import main
 from gdino_client.client import DetectionClient
-from gdino_client.formats.labelstudio import LabelStudioOptions, prediction
+from gdino_client.commands.annotate import main
 from gdino_client.labelstudio.api import LabelStudio
 from gdino_client.labelstudio.backend import BackendSettings, Predictor, make_server
+from gdino_client.labelstudio.export import LabelStudioOptions, prediction
 from gdino_client.query import Thresholds
 from gdino_client.results import image_result
-from handler.testing import photo_bytes
-from scripts.labelstudio_runner import LabelStudioServer
-from tests.browser import chromium, screenshot
-from tests.fake_service import FakeServer, FakeService
-from tests.image_folders import write_images
+from gdino_serve.tools.labelstudio_runner import LabelStudioServer
+from gdino_serve.tools.sample_photos import photo_bytes
+from tests.support.browser import chromium, screenshot
+from tests.support.fake_service import FakeServer, FakeService
+from tests.support.image_folders import write_images
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.integration]
 

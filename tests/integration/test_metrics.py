@@ -7,9 +7,9 @@ import re
 import pytest
 import requests
 
+from gdino_serve.tools.sample_photos import photo_bytes
+from gdino_serve.torchserve_runner import TorchServe
 from handler.frontends.torchserve.metrics import BATCH_SIZE_METRIC, DETECTIONS_METRIC, STAGE_METRICS
-from handler.testing import photo_bytes
-from scripts.torchserve_runner import TorchServe
 
 pytestmark = pytest.mark.integration  # starts a real TorchServe
 

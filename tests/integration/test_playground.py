@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from gdino_client.playground import make_server
-from handler.testing import photo_bytes
-from tests.browser import chromium, screenshot
+from gdino_serve.tools.sample_photos import photo_bytes
+from tests.support.browser import chromium, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from gdino_client.cli import main as annotate_main
-from handler.testing import REPO, b64, photo_bytes
-from scripts.torchserve_runner import TorchServe
-from tests.image_bombs import BOMBS
-from tests.image_folders import write_images
+from gdino_client.commands.annotate import main as annotate_main
+from gdino_serve.paths import REPO
+from gdino_serve.tools.sample_photos import photo_bytes
+from gdino_serve.torchserve_runner import TorchServe
+from tests.support.image_bombs import BOMBS
+from tests.support.image_folders import write_images
+from tests.support.images import b64
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

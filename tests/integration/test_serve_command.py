@@ -1,4 +1,4 @@
-"""The serve command (scripts/serve_model.py) on the host: SIGINT stops it although a shell's
+"""The serve command (gdino-serve, gdino_serve/serve.py) on the host: SIGINT stops it although a shell's
 background job inherits SIGINT ignored, and a second start reuses the model store it built."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import pytest
 import requests
 import torch
 
-from handler.core.pipeline import DetectionPipeline
+from gdino_serve.demo_hf_model import cached_random_hf_model
+from gdino_serve.model_archive import merged_model_yaml
+from gdino_serve.paths import TINY_CONFIG
+from gdino_serve.ports import free_ports
+from handler.backends import load_pipeline
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve.answers import answer_bodies
-from handler.hf_testing import cached_random_hf_model
-from handler.testing import TINY_CONFIG
-from scripts.build_mar import merged_model_yaml
-from scripts.torchserve_runner import free_ports
+from handler.frontends.http.batch_answers import answer_bodies
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def serve(checkpoint: Path, cache: Path, ports: list[int], log: Path, hf_model: 
     command = [
         sys.executable,
         "-m",
-        "scripts.serve_model",
+        "gdino_serve.serve",
         *model,
         "--cache",
         str(cache),
@@ -104,7 +104,7 @@ def test_serve_command_serves_a_hugging_face_folder_with_the_transformers_back_e
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     settings = HandlerSettings.from_mapping(merged_model_yaml(None)["handler"] | {"model_config": folder.name})
-    pipeline = DetectionPipeline.load(folder.parent, folder / "model.safetensors", settings, torch.device("cpu"))
+    pipeline = load_pipeline(folder.parent, folder / "model.safetensors", settings, torch.device("cpu"))
     (expected,) = answer_bodies(pipeline, [request])
     assert served.status_code == 200, served.text
     assert expected["boxes"] and served.json() == expected

@@ -12,7 +12,7 @@ import requests
 import torch
 from PIL import Image
 
-from handler.testing import b64, encode
+from tests.support.images import b64, encode
 
 pytestmark = pytest.mark.integration  # starts a real TorchServe
 

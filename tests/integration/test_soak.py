@@ -1,5 +1,5 @@
-"""A short soak (``scripts.soak``) against a real TorchServe: mixed requests, no 5xx, no worker
-restart, bounded worker memory growth after warm-up. ``python -m scripts.soak`` runs the long one."""
+"""A short soak (``gdino_serve.tools.soak``) against a real TorchServe: mixed requests, no 5xx, no worker
+restart, bounded worker memory growth after warm-up. ``python -m gdino_serve.tools.soak`` runs the long one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from scripts.soak import run_soak
+from gdino_serve.tools.soak import run_soak
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

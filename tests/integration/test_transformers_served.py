@@ -16,10 +16,11 @@ import pytest
 import requests
 import torch
 
-from handler.hf_testing import MODEL_TYPES, cached_random_hf_model
-from handler.testing import NAMES_400, TEST_HANDLER_SETTINGS, b64
-from scripts.build_mar import build_hf_mar
-from scripts.torchserve_runner import TorchServe
+from gdino_serve.demo_hf_model import MODEL_TYPES, cached_random_hf_model
+from gdino_serve.model_archive import build_hf_mar
+from gdino_serve.torchserve_runner import TorchServe
+from tests.support.images import b64
+from tests.support.model_inputs import NAMES_400, TEST_HANDLER_SETTINGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.transformers]
 THRESHOLDS = {"box_threshold": 0.6, "text_threshold": 0.6}

@@ -10,7 +10,7 @@ import PIL.Image
 import pytest
 import torch
 
-from tests.fake_service import FakeServer
+from tests.support.fake_service import FakeServer
 from tests.unit.client.test_annotation_formats import CLASSES, GOOD, run_fake
 
 # Library functions Ultralytics replaces process-wide when imported (its PIL.Image.open, for one,

@@ -25,8 +25,9 @@ from PIL import Image, ImageOps
 from handler.core.batching import CallLimits
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve.answers import answer_bodies
-from handler.testing import NAMES_400, encode
+from handler.frontends.http.batch_answers import answer_bodies
+from tests.support.images import encode
+from tests.support.model_inputs import NAMES_400
 
 logger = logging.getLogger(__name__)
 TOLERANCE = 1e-4

@@ -16,7 +16,7 @@ from groundingdino.util.inference import predict
 from torchvision.ops import box_convert
 
 from handler.core.pipeline import DetectionPipeline
-from handler.frontends.torchserve.answers import answer_bodies
+from handler.frontends.http.batch_answers import answer_bodies
 
 TEXT_THRESHOLD, TOLERANCE = 0.7, 1e-4
 # (photo, caption, box threshold): thresholds picked so each case keeps a few to a few dozen boxes

@@ -18,8 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
-from handler.hf_testing import MODEL_TYPES, cached_random_hf_model
-from handler.testing import TEST_HANDLER_SETTINGS
+from gdino_serve.demo_hf_model import MODEL_TYPES, cached_random_hf_model
+from tests.support.model_inputs import TEST_HANDLER_SETTINGS
 
 logger = logging.getLogger(__name__)
 TOLERANCE = 1e-4

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from handler.testing import REPO
+from gdino_serve.paths import BUILD
 
-SCREENSHOTS = REPO / "build" / "screenshots"
+SCREENSHOTS = BUILD / "screenshots"
 
 
 @contextmanager

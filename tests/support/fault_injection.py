@@ -1,7 +1,8 @@
-"""The ``fault-injection`` back end, for fault tests only: another back end that fails on request.
+"""A back end for fault tests only: the ``upstream`` model, failing on request.
 
-Selected only by ``backend: fault-injection`` in the ``handler:`` section of model-config.yaml
-(the fault tests build such a .mar); it serves the ``upstream`` model and logs a warning at load.
+Never part of the service: the fault tests put this file into their test archive as a top-level
+module and select it with ``backend: fault_injection:FaultInjectingDetector`` in the ``handler:``
+settings; it serves the ``upstream`` model and logs a warning at load.
 A caption containing one of these words makes every model call that holds it:
 
 * ``inject oom``: raise ``torch.OutOfMemoryError`` (as CUDA does when memory runs out);
@@ -23,7 +24,7 @@ from typing import Any
 
 import torch
 
-from handler.backends.base import Detector, QueryScores
+from handler.core.detector import Detector, QueryScores
 from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from handler.testing import encode
+from tests.support.images import encode
 
 SMALL = Image.new("RGB", (64, 48), (10, 200, 30))
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from handler.testing import TEST_HANDLER_SETTINGS, TINY_CONFIG
-from scripts.build_mar import build_mar
-from scripts.torchserve_runner import TorchServe
+from gdino_serve.model_archive import build_mar
+from gdino_serve.paths import TINY_CONFIG
+from gdino_serve.torchserve_runner import TorchServe
+from tests.support.model_inputs import TEST_HANDLER_SETTINGS
 
 # Small model inputs for fault, fuzz and soak runs: thousands of requests, not accuracy checks.
 FAST_SETTINGS = {**TEST_HANDLER_SETTINGS, "resize_short": 128, "resize_max": 160}
@@ -22,9 +23,14 @@ def serve_tiny_mar(
     overrides: Mapping[str, Any],
     handler_overrides: Mapping[str, Any],
     extra_config: Mapping[str, str] | None = None,
+    extra_modules: Sequence[str] = (),
 ) -> Iterator[TorchServe]:
-    """Build the .mar into ``store``, serve it on free loopback ports until the block ends."""
-    build_mar(checkpoint, store, TINY_CONFIG, overrides=overrides, handler_overrides=handler_overrides)
+    """Build the .mar into ``store`` (with ``extra_modules`` as top-level modules), serve it on free
+    loopback ports until the block ends."""
+    modules = [Path(module) for module in extra_modules]
+    build_mar(
+        checkpoint, store, TINY_CONFIG, overrides=overrides, handler_overrides=handler_overrides, extra_modules=modules
+    )
     server = TorchServe(store, extra_config=dict(extra_config or {})).start(timeout=300)
     try:
         yield server

@@ -4,7 +4,7 @@ The model is a local ``save_pretrained`` folder (``model_config`` setting, relat
 model dir) and a weights file (the ``.mar``'s serialized file). Images are preprocessed by the
 core exactly as for the upstream back end (the processor's defaults: short side 800, long side
 at most 1333, ImageNet mean and std), captions are tokenized by the folder's tokenizer, and the
-fusion attention runs per batch item (``fixes``), so batched answers equal solo answers.
+fusion attention runs per batch item (``batch_invariance``), so batched answers equal solo answers.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from torch import nn
 from handler.backends import dtypes
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.torch_detector import TorchDetector
-from handler.backends.transformers import fixes
+from handler.backends.transformers import batch_invariance
 from handler.backends.transformers.model_loader import load_model, load_tokenizer
 from handler.backends.transformers.shared_image import ImageFeatures, decode_captions, encode_images
+from handler.core.image_positions import level_strides
 from handler.core.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from handler.core.settings import HandlerSettings
 
@@ -50,10 +51,9 @@ def feature_strides(config: Any) -> tuple[int, ...]:
     backbone = config.backbone_config
     if not config.two_stage or getattr(backbone, "model_type", None) != "swin":
         return ()
-    strides = [backbone.patch_size * 2 ** (stage - 1) for stage in backbone.out_indices]
-    while len(strides) < config.num_feature_levels:
-        strides.append(strides[-1] * 2)
-    return tuple(strides)
+    return level_strides(
+        [backbone.patch_size * 2 ** (stage - 1) for stage in backbone.out_indices], config.num_feature_levels
+    )
 
 
 class TransformersDetector(TorchDetector):
@@ -73,7 +73,7 @@ class TransformersDetector(TorchDetector):
     ) -> TransformersDetector:
         dtypes.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
         folder = model_dir / settings.model_config
-        fixes.apply()
+        batch_invariance.apply()
         check_preprocessing(folder)
         return cls(load_model(folder, checkpoint, device), load_tokenizer(folder), device, settings.dtype)
 

@@ -24,7 +24,7 @@ MODEL_CLASSES = {
     "mm-grounding-dino": "MMGroundingDinoForObjectDetection",
 }
 
-RANDOM_WEIGHTS_MARK = "RANDOM_WEIGHTS.txt"  # written by handler.hf_testing next to random weights
+RANDOM_WEIGHTS_MARK = "RANDOM_WEIGHTS.txt"  # written by gdino_serve.demo_hf_model next to random weights
 
 
 def force_offline() -> None:

@@ -4,19 +4,25 @@ The transformers ``forward`` always runs the vision backbone (``model.model.back
 returns the multi-scale feature maps with their masks and position embeddings). It has no
 argument for features computed earlier, so :func:`decode_captions` makes that backbone return
 the rows of :func:`encode_images`' features for the call's images (an instance-level ``forward``
-override, removed afterwards; no library code changes). The text side, encoder and decoder
+override through :func:`~handler.backends.patching.patched`, checked against the library's
+``forward`` and removed afterwards; no library code changes). The text side, encoder and decoder
 then run as usual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+from handler.backends.patching import patched
+
+# Source fingerprint of transformers 4.57.6's GroundingDinoConvModel.forward (the same in MM-Grounding-DINO).
+BACKBONE_FORWARD = "75cf783ea18bab66"
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,8 @@ def encode_images(model: nn.Module, images: torch.Tensor) -> ImageFeatures:
     return ImageFeatures(images, list(features), list(positions))
 
 
-@contextmanager
-def _reused_backbone(backbone: nn.Module, encoded: ImageFeatures, index: torch.Tensor) -> Iterator[None]:
-    """``backbone(...)`` answers with ``encoded``'s rows ``index`` instead of computing them."""
+def _reused_backbone(backbone: nn.Module, encoded: ImageFeatures, index: torch.Tensor) -> AbstractContextManager[None]:
+    """While the block runs, ``backbone(...)`` answers with ``encoded``'s rows ``index`` instead of computing them."""
 
     def cached(pixel_values: torch.Tensor, pixel_mask: torch.Tensor) -> Any:
         # Fresh lists: the model appends its extra levels' position embeddings to them.
@@ -45,11 +50,7 @@ def _reused_backbone(backbone: nn.Module, encoded: ImageFeatures, index: torch.T
             position[index] for position in encoded.positions
         ]
 
-    backbone.forward = cached
-    try:
-        yield
-    finally:
-        del backbone.forward
+    return patched(backbone, "forward", cached, BACKBONE_FORWARD)
 
 
 def decode_captions(

@@ -1,6 +1,6 @@
 """The ``upstream`` back end: today's ``rf-groundingdino`` model behind the Detector protocol.
 
-Loading applies the upstream fixes (exact batching) and the float32 islands (mixed precision),
+Loading applies the exact-batching fixes (``batch_invariance``) and the float32 islands (mixed precision),
 builds the model from its Python config and checkpoint, and runs every call under the
 configured ``dtype``.
 """
@@ -16,9 +16,10 @@ from torch import nn
 from handler.backends import dtypes
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.torch_detector import TorchDetector
-from handler.backends.upstream import precision, upstream_fixes
+from handler.backends.upstream import batch_invariance, float32_islands
 from handler.backends.upstream.model_loader import load_model
 from handler.backends.upstream.shared_image import ImageFeatures, decode_captions, encode_images
+from handler.core.image_positions import level_strides
 from handler.core.settings import HandlerSettings
 
 
@@ -28,10 +29,8 @@ def feature_strides(model: nn.Module) -> tuple[int, ...]:
     swin = model.backbone[0]
     if model.transformer.two_stage_type == "no" or not hasattr(swin, "patch_embed"):
         return ()
-    strides = [swin.patch_embed.patch_size[0] * 2**stage for stage in swin.out_indices]
-    while len(strides) < model.num_feature_levels:
-        strides.append(strides[-1] * 2)
-    return tuple(strides)
+    patch = swin.patch_embed.patch_size[0]
+    return level_strides([patch * 2**stage for stage in swin.out_indices], model.num_feature_levels)
 
 
 class UpstreamDetector(TorchDetector):
@@ -49,10 +48,10 @@ class UpstreamDetector(TorchDetector):
         cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
     ) -> UpstreamDetector:
         dtypes.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
-        upstream_fixes.apply()
-        precision.apply()
+        batch_invariance.apply()
+        float32_islands.apply()
         model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
-        upstream_fixes.apply_to_model(model)
+        batch_invariance.apply_to_model(model)
         return cls(model, device, settings.dtype)
 
     def _encode(self, images: torch.Tensor) -> ImageFeatures:

@@ -1,7 +1,8 @@
-"""Mixed precision: the ``dtype`` setting, autocast for the model call, and float32 islands.
+"""Float32 islands: the parts of the upstream model that stay in float32 under mixed precision.
 
-Under autocast most of the model (Swin, BERT, the transformer's linear layers) runs in float16
-or bfloat16. Three parts are numerically fragile and always run in float32:
+The ``dtype`` setting and its autocast live in ``handler.backends.dtypes``. Under autocast most
+of the model (Swin, BERT, the transformer's linear layers) runs in float16 or bfloat16.
+Three parts are numerically fragile and always run in float32:
 
 * deformable attention (``MSDeformAttn``): sampling locations are reference points plus small
   offsets; in 16 bits they move by up to a pixel of the feature map on large images;

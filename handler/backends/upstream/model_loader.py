@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from handler.backends.patching import check_fingerprint
+from handler.backends.patching import patched
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,8 @@ def load_config(config_path: Path) -> Any:
     return SLConfig.fromfile(str(config_path))
 
 
-@contextlib.contextmanager
-def _bert_from_config(bert_dir: Path, num_hidden_layers: int | None):
-    """Make the upstream builder create BERT from its config instead of ``from_pretrained``."""
+def _bert_from_config(bert_dir: Path, num_hidden_layers: int | None) -> contextlib.AbstractContextManager[None]:
+    """While building: the upstream builder creates BERT from its config instead of ``from_pretrained``."""
     from groundingdino.util import get_tokenlizer
     from transformers import BertConfig, BertModel
 
@@ -58,13 +57,7 @@ def _bert_from_config(bert_dir: Path, num_hidden_layers: int | None):
             config.num_hidden_layers = num_hidden_layers
         return BertModel(config)
 
-    original = get_tokenlizer.get_pretrained_language_model
-    check_fingerprint(original, PRETRAINED_LANGUAGE_MODEL)
-    get_tokenlizer.get_pretrained_language_model = build_bert
-    try:
-        yield
-    finally:
-        get_tokenlizer.get_pretrained_language_model = original
+    return patched(get_tokenlizer, "get_pretrained_language_model", build_bert, PRETRAINED_LANGUAGE_MODEL)
 
 
 def build_model(config_path: Path, bert_dir: Path) -> nn.Module:

@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handler import defaults
+from handler.contract import defaults
+from handler.contract.errors import DetectionError
 from handler.core.detections import Detections
-from handler.core.errors import DetectionError
 from handler.core.pipeline import DetectionPipeline, Outcome
 from handler.core.stage_timer import StageTimer
-from handler.frontends.torchserve.envelope import request_fields
-from handler.frontends.torchserve.kserve import (
+from handler.frontends.http.kserve_protocol import (
     KServeRequest,
     ModelRef,
     kserve_answer,
@@ -26,9 +25,10 @@ from handler.frontends.torchserve.kserve import (
     kserve_protocol,
     parse_kserve,
 )
-from handler.frontends.torchserve.responses import Reply, reply
+from handler.frontends.http.replies import Reply, reply
+from handler.frontends.http.request_fields import request_fields
 
-DEFAULT_MODEL = ModelRef(defaults.MODEL_NAME, "1.0")
+DEFAULT_MODEL = ModelRef(defaults.MODEL_NAME, defaults.MODEL_VERSION)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import ErrorType, InvalidInput
 
 V1_KEY = "instances"
 V2_KEY = "inputs"
@@ -84,16 +84,18 @@ def v1_items(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The fields of each v1 instance."""
     extra = sorted(set(payload) - {V1_KEY})
     if extra:
-        raise InvalidInput(f'unknown v1 key(s): {", ".join(extra)}; send {{"instances": [...]}}', "UnknownField")
+        raise InvalidInput(
+            f'unknown v1 key(s): {", ".join(extra)}; send {{"instances": [...]}}', ErrorType.UNKNOWN_FIELD
+        )
     instances = payload[V1_KEY]
     if not isinstance(instances, list) or not instances:
-        raise InvalidInput("'instances' must be a non-empty list of objects", "InvalidKServeRequest")
+        raise InvalidInput("'instances' must be a non-empty list of objects", ErrorType.INVALID_KSERVE_REQUEST)
     items = []
     for index, instance in enumerate(instances):
         if not isinstance(instance, Mapping):
             raise InvalidInput(
                 f"instances[{index}] must be an object with 'image' and 'caption' or 'classes'",
-                "InvalidKServeRequest",
+                ErrorType.INVALID_KSERVE_REQUEST,
             )
         items.append({name: _unwrap_b64(value) if name == "image" else value for name, value in instance.items()})
     return items
@@ -110,21 +112,24 @@ def _tensor_value(tensor: Any, index: int) -> tuple[str, Any]:
     """One v2 input tensor as a field: its name and its value (a list for class lists)."""
     if not isinstance(tensor, Mapping) or not isinstance(tensor.get("name"), str) or "data" not in tensor:
         raise InvalidInput(
-            f"inputs[{index}] must be a tensor with 'name', 'shape', 'datatype' and 'data'", "InvalidKServeRequest"
+            f"inputs[{index}] must be a tensor with 'name', 'shape', 'datatype' and 'data'",
+            ErrorType.INVALID_KSERVE_REQUEST,
         )
     name, data = tensor["name"], _flat(tensor["data"])
     shape = tensor.get("shape")
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise InvalidInput(f"input '{name}': 'shape' must be a list of sizes", "InvalidKServeRequest")
+        raise InvalidInput(f"input '{name}': 'shape' must be a list of sizes", ErrorType.INVALID_KSERVE_REQUEST)
     if math.prod(shape) != len(data):
         raise InvalidInput(
-            f"input '{name}': shape {shape} does not match {len(data)} data element(s)", "InvalidKServeRequest"
+            f"input '{name}': shape {shape} does not match {len(data)} data element(s)",
+            ErrorType.INVALID_KSERVE_REQUEST,
         )
     if name in LIST_FIELDS:
         return name, data
     if len(data) != 1:
         raise InvalidInput(
-            f"input '{name}' must hold one element (shape [1]); a v2 request carries one image", "InvalidKServeRequest"
+            f"input '{name}' must hold one element (shape [1]); a v2 request carries one image",
+            ErrorType.INVALID_KSERVE_REQUEST,
         )
     return name, data[0]
 
@@ -133,15 +138,15 @@ def v2_fields(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a v2 request: its input tensors and its ``parameters``."""
     inputs = payload[V2_KEY]
     if not isinstance(inputs, list) or not inputs:
-        raise InvalidInput("'inputs' must be a non-empty list of tensors", "InvalidKServeRequest")
+        raise InvalidInput("'inputs' must be a non-empty list of tensors", ErrorType.INVALID_KSERVE_REQUEST)
     parameters = payload.get("parameters") or {}
     if not isinstance(parameters, Mapping):
-        raise InvalidInput("'parameters' must be an object", "InvalidKServeRequest")
+        raise InvalidInput("'parameters' must be an object", ErrorType.INVALID_KSERVE_REQUEST)
     fields: dict[str, Any] = dict(parameters)
     for index, tensor in enumerate(inputs):
         name, value = _tensor_value(tensor, index)
         if name in fields:
-            raise InvalidInput(f"'{name}' is given twice (as inputs or parameters)", "InvalidKServeRequest")
+            raise InvalidInput(f"'{name}' is given twice (as inputs or parameters)", ErrorType.INVALID_KSERVE_REQUEST)
         fields[name] = value
     return fields
 

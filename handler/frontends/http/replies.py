@@ -1,4 +1,4 @@
-"""What TorchServe sends back: detections as JSON, core errors as 400/507/500 with ``{code, type, message}``.
+"""What an HTTP front end sends back: detections as JSON, core errors as 400/507/500 with ``{code, type, message}``.
 
 Rounding happens here, not in the core: pixel coordinates to 0.01 px, normalised ones and
 scores to 1e-6. Bodies are compact JSON (a 100-box answer is a third of its pretty-printed size).
@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from handler.contract.errors import DetectionError, InvalidInput, ModelOutOfMemory
 from handler.core.detections import Detections
-from handler.core.errors import DetectionError, InvalidInput, ModelOutOfMemory
 
 # 507 Insufficient Storage is what TorchServe itself answers when a worker runs out of memory.
 STATUS = {InvalidInput: 400, ModelOutOfMemory: 507}  # anything else the core raises is the service's fault
@@ -46,19 +46,6 @@ def detections_body(detections: Detections) -> dict[str, Any]:
 def error_status(error: DetectionError) -> int:
     """400 for the caller's mistakes, 507 when the model ran out of memory, 500 for other failures of ours."""
     return next((code for kind, code in STATUS.items() if isinstance(error, kind)), SERVER_ERROR)
-
-
-def status_phrase(message: str, limit: int = 200) -> str:
-    """The HTTP reason phrase for an error reply: printable ASCII only, at most ``limit`` characters.
-
-    TorchServe 0.12's worker protocol frames the phrase with its length in characters but sends
-    it as UTF-8, so one non-ASCII character (an echoed field name, say) desynchronises the front
-    end, which then waits for the batch until ``responseTimeout`` and restarts the worker. The
-    JSON body keeps the full message.
-    """
-    ascii_text = message.encode("ascii", "backslashreplace").decode("ascii")
-    printable = "".join(char if " " <= char <= "~" else " " for char in ascii_text)
-    return printable if len(printable) <= limit else printable[: limit - 3] + "..."
 
 
 def reply(outcome: Detections | DetectionError) -> Reply:

@@ -5,14 +5,16 @@ KServe's TorchServe runtime sets ``TS_SERVICE_ENVELOPE=kserve`` (protocol v1) or
 envelopes keep the first request of a batch only and answer once for the whole batch, so with
 ``batchSize`` > 1 every request fails with 503 "number of batch response mismatched"
 (pytorch/serve#1302, #2158); ``kservev2`` also hands each input tensor over as a batch item.
-The handler reads both protocols per request itself (``kserve.py``), so the envelope only needs
-to pass the batch on. TorchServe imports the handler before it loads the envelope, as the first
-class of the module ``ts.torch_handler.request_envelope.<name>``: :func:`install` registers that
-module for both names when the handler is imported.
+The handler reads both protocols per request itself (``frontends/http/kserve_protocol.py``), so
+the envelope only needs to pass the batch on. TorchServe imports the handler before it loads the
+envelope, as the first class of the module ``ts.torch_handler.request_envelope.<name>``:
+:func:`install` registers that module for both names when the handler is imported, on the
+TorchServe version this was written for only (another version keeps its own envelopes).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import sys
 import types
@@ -21,6 +23,7 @@ from typing import Any
 
 ENVELOPE_PACKAGE = "ts.torch_handler.request_envelope"
 KSERVE_ENVELOPES = ("kserve", "kservev2")
+TORCHSERVE_VERSION = "0.12.0"  # the release whose envelopes this replaces (its last; the project is archived)
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +38,18 @@ class PassThroughEnvelope:
         return self._handle_fn(data, context)
 
 
-def install() -> None:
-    """Make ``kserve`` and ``kservev2`` name :class:`PassThroughEnvelope` in this process."""
+def install(torchserve_version: str | None = None) -> bool:
+    """Make ``kserve`` and ``kservev2`` name :class:`PassThroughEnvelope` in this process, if TorchServe
+    is the version these envelopes replace (default: the installed one); whether it did."""
+    found = torchserve_version or importlib.metadata.version("torchserve")
+    if found != TORCHSERVE_VERSION:
+        logger.warning(
+            "TorchServe %s is not %s: its own kserve/kservev2 envelopes stay in place (0.12.0's answer every "
+            "request of a batch larger than 1 with 503; with KServe, check this version or use batchSize 1)",
+            found,
+            TORCHSERVE_VERSION,
+        )
+        return False
     for name in KSERVE_ENVELOPES:
         module = types.ModuleType(f"{ENVELOPE_PACKAGE}.{name}", __doc__)
         # TorchServe takes the first class *defined* in the module: give it this module's name.
@@ -44,3 +57,4 @@ def install() -> None:
         module.PassThroughEnvelope = envelope  # type: ignore[attr-defined]
         sys.modules[module.__name__] = module
     logger.debug("KServe envelopes %s pass batches through to the handler", ", ".join(KSERVE_ENVELOPES))
+    return True

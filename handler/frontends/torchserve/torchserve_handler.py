@@ -1,7 +1,7 @@
 """TorchServe entry point: a thin adapter from TorchServe's context and batches to the pipeline.
 
-The default protocol and KServe's v1 and v2 bodies are answered alike (``answers``, ``kserve``);
-TorchServe's own KServe envelopes are swapped for pass-throughs (``kserve_envelopes``).
+The default protocol and KServe's v1 and v2 bodies are answered alike (``frontends/http``);
+TorchServe's own KServe envelopes are swapped for pass-throughs (``kserve_envelope_patch``).
 Bad requests get HTTP 400 (507 when the model ran out of memory, 500 for another internal
 failure) with a JSON body, for that request alone; the other requests of the batch are answered normally. The pipeline's stage timings,
 the batch size and the detections per image are emitted as custom metrics (see ``metrics``).
@@ -17,20 +17,21 @@ from typing import Any
 
 import torch
 
-from handler import defaults
+from handler.backends import load_pipeline
+from handler.contract import defaults
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve import kserve_envelopes
-from handler.frontends.torchserve.answers import answer_batch
-from handler.frontends.torchserve.kserve import ModelRef
+from handler.frontends.http.batch_answers import answer_batch
+from handler.frontends.http.kserve_protocol import ModelRef
+from handler.frontends.torchserve import kserve_envelope_patch
 from handler.frontends.torchserve.metrics import emit_metrics
-from handler.frontends.torchserve.responses import status_phrase
+from handler.frontends.torchserve.status_phrase import status_phrase
 
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
 
-kserve_envelopes.install()  # before TorchServe loads the envelope KServe names (it imports us first)
+kserve_envelope_patch.install()  # before TorchServe loads the envelope KServe names (it imports us first)
 
 
 def select_device(gpu_id: Any) -> torch.device:
@@ -62,10 +63,12 @@ class GroundingDINOHandler:
         if device.type == "cpu":
             torch.set_num_threads(cpu_threads_per_worker(int(yaml_config.get("minWorkers", 1))))
         manifest = context.manifest["model"]
-        self.model = ModelRef(manifest.get("modelName", defaults.MODEL_NAME), str(manifest.get("modelVersion", "1.0")))
+        self.model = ModelRef(
+            manifest.get("modelName", defaults.MODEL_NAME), str(manifest.get("modelVersion", defaults.MODEL_VERSION))
+        )
         checkpoint = model_dir / manifest["serializedFile"]
         logger.info("loading %s with %s on %s", checkpoint.name, settings.model_config, device)
-        self.pipeline = DetectionPipeline.load(model_dir, checkpoint, settings, device)
+        self.pipeline = load_pipeline(model_dir, checkpoint, settings, device)
         if settings.warmup:
             self.pipeline.warm_up()
         self.initialized = True

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from handler.backends.transformers import fixes
-from handler.hf_testing import build_config
+from gdino_serve.demo_hf_model import build_config
+from handler.backends.transformers import batch_invariance
 
 
 def _attention_classes() -> list[type]:
@@ -22,7 +22,7 @@ def _attention_classes() -> list[type]:
 @pytest.mark.parametrize("index", [0, 1])
 def test_fusion_attention_of_a_batch_equals_each_item_alone(index: int) -> None:
     """Item 1's large logits would shift item 0's through the batch-wide max without the fix."""
-    fixes.apply()
+    batch_invariance.apply()
     attention_class = _attention_classes()[index]
     torch.manual_seed(0)
     attention = attention_class(build_config("grounding-dino")).eval()
@@ -40,7 +40,7 @@ def test_fusion_attention_of_a_batch_equals_each_item_alone(index: int) -> None:
 
 
 def test_fixes_apply_once_to_the_pinned_library() -> None:
-    fixes.apply()
+    batch_invariance.apply()
     patched = [attention.forward for attention in _attention_classes()]
-    fixes.apply()
+    batch_invariance.apply()
     assert [attention.forward for attention in _attention_classes()] == patched

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from handler.backends.upstream import upstream_fixes
+from handler.backends.upstream import batch_invariance
 
 
 @pytest.fixture(scope="module", autouse=True)
 def fixes_applied() -> None:
-    upstream_fixes.apply()
+    batch_invariance.apply()
 
 
 def _fusion_attention() -> torch.nn.Module:

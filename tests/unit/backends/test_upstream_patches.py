@@ -28,10 +28,3 @@ def test_patch_of_a_changed_upstream_function_fails_loudly_at_start_up() -> None
     owner = types.SimpleNamespace(target=replacement)
     with pytest.raises(UpstreamChanged, match="has changed"):
         guarded_patch(owner, "target", original, fingerprint(original))
-
-
-def test_every_upstream_patch_matches_the_installed_upstream(pipeline) -> None:
-    from handler.backends.upstream import precision, upstream_fixes
-
-    upstream_fixes.apply()  # a second application checks again and changes nothing
-    precision.apply()

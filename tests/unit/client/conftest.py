@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from handler.testing import encode
-from tests.fake_service import FakeServer, FakeService
-from tests.image_folders import CORRUPT, write_images
+from tests.support.fake_service import FakeServer, FakeService
+from tests.support.image_folders import CORRUPT, write_images
+from tests.support.images import encode
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from PIL import Image
 
 from gdino_client.client import DetectionClient, RequestFailed, ServerRefused, read_token_file
 from gdino_client.retry import RetryPolicy
-from handler.testing import encode
-from tests.fake_service import FakeServer
+from tests.support.fake_service import FakeServer
+from tests.support.images import encode
 
 IMAGE = encode(Image.new("RGB", (40, 30), (10, 20, 30)))
 FIELDS = {"caption": "cat", "box_threshold": 0.3, "text_threshold": 0.25}

@@ -12,8 +12,8 @@ import pytest
 from pycocotools.coco import COCO
 
 from gdino_client import Summary, annotate
-from gdino_client.cli import main
-from tests.fake_service import FakeServer, fake_boxes
+from gdino_client.commands.annotate import main
+from tests.support.fake_service import FakeServer, fake_boxes
 
 CLASSES = ["person", "hard hat"]
 GOOD = ["a/b/img4.png", "a/img2.png", "a/img3.jpeg", "c/img5.png", "img0.png", "img1.jpeg"]

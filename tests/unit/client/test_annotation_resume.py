@@ -18,9 +18,10 @@ from PIL import Image
 
 from gdino_client import annotate
 from gdino_client.journal import Journal, JournalMismatch
-from handler.testing import REPO, encode
-from tests.fake_service import FakeServer
-from tests.image_folders import write_images
+from gdino_serve.paths import REPO
+from tests.support.fake_service import FakeServer
+from tests.support.image_folders import write_images
+from tests.support.images import encode
 
 SETTINGS = {"classes": ["cat"], "box_threshold": 0.35}
 

@@ -19,8 +19,8 @@ from gdino_client.labelstudio.api import LabelStudio
 from gdino_client.labelstudio.backend import BackendSettings, Predictor, make_server
 from gdino_client.labelstudio.config import UnusableConfig, box_target
 from gdino_client.query import Thresholds
-from handler.testing import encode
-from tests.fake_service import FakeServer, fake_boxes
+from tests.support.fake_service import FakeServer, fake_boxes
+from tests.support.images import encode
 
 TOKEN = "0123456789abcdef"
 CONFIG = (

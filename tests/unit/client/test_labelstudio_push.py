@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gdino_client.cli import main
+from gdino_client.commands.annotate import main
 from gdino_client.labelstudio.push import local_files_url
 
 

@@ -12,9 +12,9 @@ import requests
 from PIL import Image
 
 from gdino_client.playground import make_server
-from handler.testing import b64, encode
-from scripts.torchserve_runner import free_port
-from tests.fake_service import FakeServer, fake_boxes
+from gdino_serve.ports import free_port
+from tests.support.fake_service import FakeServer, fake_boxes
+from tests.support.images import b64, encode
 
 
 @pytest.fixture

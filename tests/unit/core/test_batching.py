@@ -5,22 +5,11 @@ from __future__ import annotations
 import torch
 
 from handler.core.batching import CallLimits, group_equal, plan
-from handler.frontends.torchserve.answers import answer_bodies
-from handler.testing import b64
-
-TOLERANCE = 1e-4
+from tests.support.images import b64
 
 
 def request(image: bytes, caption: str, **extra) -> dict:
     return {"body": {"image": b64(image), "caption": caption, "box_threshold": 0.7, "text_threshold": 0.7, **extra}}
-
-
-def assert_same_answer(batched: dict, alone: dict) -> None:
-    assert batched["phrases"] == alone["phrases"]
-    assert batched["image_size"] == alone["image_size"]
-    assert len(batched["boxes"]) == len(alone["boxes"]) > 0
-    assert torch.allclose(torch.tensor(batched["scores"]), torch.tensor(alone["scores"]), atol=TOLERANCE)
-    assert torch.allclose(torch.tensor(batched["boxes"]), torch.tensor(alone["boxes"]), atol=0.011)
 
 
 def test_group_equal_keeps_order_and_splits_large_groups():
@@ -52,24 +41,3 @@ def test_single_threaded_cpu_and_cuda_batch_up_to_max_sub_batch(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert CallLimits.for_device(torch.device("cpu"), 8) == CallLimits(8, 8)
     assert CallLimits.for_device(torch.device("cuda", 0), 6) == CallLimits(6, 6)
-
-
-def test_mixed_captions_and_image_sizes_answer_each_request_as_if_alone(pipeline, photos):
-    requests = [
-        request(photos["astronaut.png"], "person . rocket . flag"),
-        request(photos["coffee.png"], "cup"),
-        request(photos["chelsea.png"], "cat . whiskers . a very long description of a striped animal"),
-        request(photos["rocket.jpg"], "rocket"),
-        request(photos["astronaut.png"], "helmet"),
-        request(photos["motorcycle_left.png"], "motorcycle . wheel"),
-    ]
-    batched = answer_bodies(pipeline, requests)
-    for raw, answer in zip(requests, batched):
-        assert_same_answer(answer, answer_bodies(pipeline, [raw])[0])
-
-
-def test_bad_request_in_batch_leaves_the_others_answered(pipeline, photos):
-    good = request(photos["coffee.png"], "cup")
-    outcomes = answer_bodies(pipeline, [good, {"body": {"image": "%%%", "caption": "cup"}}, good])
-    assert outcomes[0] == outcomes[2] and outcomes[0]["boxes"]
-    assert outcomes[1]["code"] == 400 and outcomes[1]["type"] == "InvalidBase64"

@@ -1,4 +1,4 @@
-"""Class lists: validation, token spans, and a class id for every box."""
+"""Class lists: validation and token spans (no model; the class id of every box: tests/model/test_class_labels.py)."""
 
 from __future__ import annotations
 
@@ -9,88 +9,28 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from gdino_serve.paths import BERT_DIR
 from handler.backends.bert_tokens import BertTokens
-from handler.core.class_names import MAX_CLASS_CHARS, MAX_CLASSES
-from handler.core.errors import InvalidInput
-from handler.core.pipeline import DetectionPipeline
+from handler.contract.class_names import MAX_CLASS_CHARS, MAX_CLASSES
+from handler.contract.errors import InvalidInput
 from handler.core.prompt import assign_classes, build_prompt
 from handler.core.request import parse_request
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve.answers import answer_bodies
-from handler.frontends.torchserve.responses import error_status
-from handler.testing import REPO
-
-COCO_NAMES = (
-    "person bicycle car motorcycle airplane bus train truck boat traffic_light fire_hydrant stop_sign "
-    "parking_meter bench bird cat dog horse sheep cow elephant bear zebra giraffe backpack umbrella handbag tie "
-    "suitcase frisbee skis snowboard sports_ball kite baseball_bat baseball_glove skateboard surfboard "
-    "tennis_racket bottle wine_glass cup fork knife spoon bowl banana apple sandwich orange broccoli carrot "
-    "hot_dog pizza donut cake chair couch potted_plant bed dining_table toilet tv laptop mouse remote keyboard "
-    "cell_phone microwave oven toaster sink refrigerator book clock vase scissors teddy_bear hair_drier toothbrush"
-)
-COCO = [name.replace("_", " ") for name in COCO_NAMES.split()]
-SPECIAL = ("[CLS]", "[SEP]", "[PAD]", "##")
+from handler.frontends.http.replies import error_status
+from tests.support.model_inputs import COCO
 
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    return AutoTokenizer.from_pretrained(str(REPO / "bert-base-uncased"))
+    return AutoTokenizer.from_pretrained(str(BERT_DIR))
 
 
 def _classes(value: Any) -> tuple[str, ...] | None:
     return parse_request({"image": b"image bytes", "classes": value}, HandlerSettings()).classes
 
 
-def _assert_every_box_has_its_class(response: dict[str, Any], classes: list[str]) -> None:
-    count = len(response["boxes"])
-    assert count > 0
-    assert len(response["class_ids"]) == len(response["labels"]) == len(response["phrases"]) == count
-    assert all(0 <= class_id < len(classes) for class_id in response["class_ids"])
-    assert response["labels"] == [classes[class_id] for class_id in response["class_ids"]]
-
-
 def test_coco_list_has_80_names() -> None:
     assert len(COCO) == 80 and len(set(COCO)) == 80
-
-
-@pytest.mark.parametrize("classes", [["Person", "hard hat", "steel pipe"], COCO], ids=["3", "80-coco"])
-def test_every_box_gets_a_valid_class_id_and_the_callers_label(
-    pipeline: DetectionPipeline, photos: dict[str, bytes], classes: list[str]
-) -> None:
-    response = answer_bodies(pipeline, [{"image": photos["astronaut.png"], "classes": classes, "box_threshold": 0.75}])[
-        0
-    ]
-    _assert_every_box_has_its_class(response, classes)
-
-
-def test_caption_phrases_get_labels_and_class_ids(pipeline: DetectionPipeline, photos: dict[str, bytes]) -> None:
-    request = {"image": photos["chelsea.png"], "caption": "Cat . remote control", "box_threshold": 0.75}
-    response = answer_bodies(pipeline, [request])[0]
-    _assert_every_box_has_its_class(response, ["cat", "remote control"])
-
-
-def test_class_list_and_equivalent_caption_give_the_same_detections(
-    pipeline: DetectionPipeline, photos: dict[str, bytes]
-) -> None:
-    common = {"image": photos["chelsea.png"], "box_threshold": 0.75}
-    by_classes, by_caption = answer_bodies(
-        pipeline, [{**common, "classes": ["Cat", "remote control"]}, {**common, "caption": "cat . remote control ."}]
-    )
-    assert by_classes["boxes"] == by_caption["boxes"] and by_classes["class_ids"] == by_caption["class_ids"]
-    assert set(by_classes["labels"]) <= {"Cat", "remote control"}
-
-
-def test_phrases_contain_no_word_pieces_or_special_tokens(
-    pipeline: DetectionPipeline, photos: dict[str, bytes]
-) -> None:
-    classes = ["thingamajig", "hydrant", "skateboarder", "hard hat"]
-    response = answer_bodies(
-        pipeline, [{"image": photos["rocket.jpg"], "classes": classes, "box_threshold": 0.7, "text_threshold": 0.0}]
-    )[0]
-    assert response["phrases"]
-    for text in response["phrases"]:
-        assert not any(marker in text for marker in SPECIAL) and "." not in text
-        assert text == "thingamajig hydrant skateboarder hard hat"  # every token matched: whole words back
 
 
 def test_token_spans_cover_every_word_piece_of_each_class(tokenizer: Any) -> None:
@@ -164,13 +104,6 @@ def test_caption_and_classes_together_is_a_400() -> None:
 def test_neither_caption_nor_classes_is_a_400() -> None:
     with pytest.raises(InvalidInput, match="'caption' or 'classes' is required"):
         parse_request({"image": b"x"}, HandlerSettings())
-
-
-def test_class_without_readable_text_is_a_400_from_the_pipeline(
-    pipeline: DetectionPipeline, photos: dict[str, bytes]
-) -> None:
-    (outcome,) = answer_bodies(pipeline, [{"image": photos["coffee.png"], "classes": ["cup", "\u200b"]}])
-    assert outcome["code"] == 400 and "no text" in outcome["message"]
 
 
 def test_stray_dots_in_a_caption_do_not_shift_class_ids(tokenizer: Any) -> None:

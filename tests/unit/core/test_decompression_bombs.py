@@ -11,9 +11,9 @@ import io
 import pytest
 from PIL import Image, ImageFile
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import InvalidInput
 from handler.core.image_decode import decode_image
-from tests.image_bombs import BOMBS
+from tests.support.image_bombs import BOMBS
 
 MAX_PIXELS = 40_000_000
 # Over the service's 40 MP limit but under Pillow's own bomb error (2 x 89.5 MP), and far over both.

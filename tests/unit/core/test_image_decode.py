@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import InvalidInput
 from handler.core.image_decode import decode_image
-from handler.testing import encode
+from tests.support.images import encode
 
 LIMIT = 40_000_000
 

@@ -6,17 +6,13 @@ import logging
 from collections.abc import Sequence
 from types import SimpleNamespace
 
-import pytest
 import torch
 
-from handler.backends.base import QueryScores
-from handler.backends.fault_injection import ERROR, OOM, FaultInjectingDetector
+from handler.contract.errors import InferenceError, ModelOutOfMemory
 from handler.core.batching import CallLimits, ModelInput, RawDetections
-from handler.core.call_faults import predict_or_errors
-from handler.core.errors import InferenceError, ModelOutOfMemory
-from handler.core.pipeline import DetectionPipeline
-from handler.frontends.torchserve.answers import answer_batch
-from handler.testing import b64
+from handler.core.detector import QueryScores
+from handler.core.model_calls import predict_or_errors
+from tests.support.fault_injection import ERROR, OOM, FaultInjectingDetector
 
 LIMITS = CallLimits(max_images=8, max_captions=8)  # as on CUDA: calls may hold several captions
 
@@ -94,25 +90,3 @@ def test_cpu_memory_error_is_treated_as_out_of_memory():
             raise MemoryError()
 
     assert isinstance(predict_or_errors(CpuOom(), inputs(["cat ."]), LIMITS)[0], ModelOutOfMemory)
-
-
-@pytest.fixture(scope="module")
-def faulty_pipeline(pipeline) -> DetectionPipeline:
-    return DetectionPipeline(FaultInjectingDetector(pipeline.detector), pipeline.settings)
-
-
-def test_torchserve_batch_answers_507_and_500_for_failing_requests_and_200_for_the_rest(faulty_pipeline, photos):
-    def body(caption: str) -> dict:
-        return {"body": {"image": b64(photos["coffee.png"]), "caption": caption, "box_threshold": 0.7}}
-
-    batch = answer_batch(faulty_pipeline, [body("cup"), body(f"cup . {OOM}"), body(f"{ERROR}"), body("saucer")])
-    assert [reply.status for reply in batch.replies] == [200, 507, 500, 200]
-    assert batch.replies[1].body["type"] == "OutOfMemory" and "out of memory" in batch.replies[1].body["message"]
-    assert batch.replies[2].body["type"] == "InternalServerError"
-    assert batch.replies[0].body["boxes"] and "boxes" in batch.replies[3].body
-
-
-def test_long_prompt_fails_as_a_whole_when_one_of_its_chunks_runs_out_of_memory(faulty_pipeline, photos):
-    names = [f"thing{i}" for i in range(120)] + [OOM]  # over 256 tokens: several chunks
-    batch = answer_batch(faulty_pipeline, [{"body": {"image": b64(photos["coffee.png"]), "classes": names}}])
-    assert [reply.status for reply in batch.replies] == [507]

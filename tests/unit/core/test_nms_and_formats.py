@@ -8,24 +8,23 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from gdino_serve.paths import BERT_DIR
 from handler.backends.bert_tokens import BertTokens
+from handler.contract.errors import InvalidInput
 from handler.core.batching import RawDetections
-from handler.core.errors import InvalidInput
 from handler.core.nms import keep_detections
 from handler.core.postprocess import build_detections
 from handler.core.prompt import build_prompt
 from handler.core.request import DetectionRequest, parse_request
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve.answers import answer_bodies
-from handler.frontends.torchserve.responses import detections_body, error_status
-from handler.testing import REPO
+from handler.frontends.http.replies import detections_body, error_status
 
 SIZE = (200, 100)  # width, height
 
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    return AutoTokenizer.from_pretrained(str(REPO / "bert-base-uncased"))
+    return AutoTokenizer.from_pretrained(str(BERT_DIR))
 
 
 def _raw(boxes_cxcywh: list[list[float]], best_tokens: list[tuple[int, float]]) -> RawDetections:
@@ -92,19 +91,6 @@ def test_boxes_are_clipped_to_the_image_in_every_format(tokenizer: Any) -> None:
     assert _respond(tokenizer, raw, box_format="xywh", normalized=True)["boxes"] == [
         pytest.approx([0.7, 0.3, 0.3, 0.4])
     ]
-
-
-def test_default_max_detections_comes_from_settings(make_pipeline: Any, photos: dict[str, bytes]) -> None:
-    few = make_pipeline(max_detections=3)
-    response = answer_bodies(few, [{"image": photos["coffee.png"], "caption": "cup", "box_threshold": 0.0}])[0]
-    assert len(response["boxes"]) == 3
-    assert HandlerSettings().max_detections == 100
-
-
-def test_request_max_detections_overrides_the_default(pipeline: Any, photos: dict[str, bytes]) -> None:
-    request = {"image": photos["coffee.png"], "caption": "cup", "box_threshold": 0.0}
-    assert len(answer_bodies(pipeline, [request])[0]["boxes"]) == 100
-    assert len(answer_bodies(pipeline, [{**request, "max_detections": 7}])[0]["boxes"]) == 7
 
 
 def _parse(**fields: Any) -> DetectionRequest:

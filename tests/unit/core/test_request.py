@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from handler.core.errors import InvalidInput
+from handler.contract.errors import InvalidInput
 from handler.core.request import normalize_caption, parse_request
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve.envelope import request_fields
-from handler.frontends.torchserve.responses import reply
-from handler.testing import b64
+from handler.frontends.http.replies import reply
+from handler.frontends.http.request_fields import request_fields
+from tests.support.images import b64
 
 SETTINGS = HandlerSettings()
 PNG = b"\x89PNG\r\n\x1a\nfake"

@@ -1,11 +1,11 @@
-"""A rebuild of the container image removes the image it replaced (scripts/container.py): each one
+"""A rebuild of the container image removes the image it replaced (gdino_serve/container.py): each one
 holds the CUDA wheels, about 7.5 GB, and leftovers filled a test machine's disk."""
 
 from __future__ import annotations
 
 import subprocess
 
-from scripts import container
+from gdino_serve import container
 
 
 def fake_podman(ids: list[str | None], calls: list[tuple[str, ...]]):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from handler.testing import REPO
+from gdino_serve.paths import REPO
 
 
 def hadolint() -> str:
@@ -23,4 +23,4 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_runs_as_non_root_and_binds_inference_for_port_publishing():
     text = (REPO / "Dockerfile").read_text()
     assert "USER 1000" in text and "BIND_ADDRESS=0.0.0.0" in text
-    assert "openjdk-17" in text and '"scripts.serve_model"' in text
+    assert "openjdk-17" in text and 'CMD ["gdino-serve"]' in text

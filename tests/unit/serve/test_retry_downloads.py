@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from handler.testing import REPO
+from gdino_serve.paths import REPO
 
 
 def run_retry(command: str, tmp_path) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def test_every_setup_download_goes_through_retry():
 
 
 def test_debootstrap_that_drops_once_starts_again_from_an_empty_folder(tmp_path, monkeypatch):
-    from scripts import container
+    from gdino_serve import container
 
     rootfs = tmp_path / "rootfs"
     outcomes = iter([1, 0])
@@ -69,7 +69,7 @@ def test_debootstrap_that_drops_once_starts_again_from_an_empty_folder(tmp_path,
 
 
 def test_debootstrap_that_always_fails_says_so_after_four_attempts(tmp_path, monkeypatch):
-    from scripts import container
+    from gdino_serve import container
 
     calls = []
     monkeypatch.setattr(

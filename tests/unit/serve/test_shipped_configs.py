@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handler.testing import REPO
-from scripts.torchserve_runner import TorchServe
+from gdino_serve.paths import REPO
+from gdino_serve.torchserve_runner import TorchServe
 
 LOOPBACK = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\]):\d+$")
 

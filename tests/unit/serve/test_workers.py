@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts import workers
+from gdino_serve import workers
 
 
 @pytest.mark.parametrize(

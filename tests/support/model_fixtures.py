@@ -1,0 +1,76 @@
+"""Fixtures that load a real (random-weight) model: a pytest plugin of the root conftest.
+
+Torch and the model code are imported inside the fixtures, so loading this plugin costs nothing
+where no model test runs (the client's tests run without torch installed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from gdino_serve.paths import FULL_CONFIG, REPO, TINY_CONFIG
+
+if TYPE_CHECKING:
+    from handler.core.pipeline import DetectionPipeline
+
+
+def _pipeline(model_dir: Path, weights: Path, **settings: Any) -> DetectionPipeline:
+    import torch
+
+    from handler.backends import load_pipeline
+    from handler.core.settings import HandlerSettings
+
+    return load_pipeline(model_dir, weights, HandlerSettings(**settings), torch.device("cpu"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint() -> Path:
+    from gdino_serve.demo_checkpoint import cached_random_checkpoint
+
+    return cached_random_checkpoint(TINY_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def make_pipeline(tiny_checkpoint: Path) -> Callable[..., DetectionPipeline]:
+    """Build an in-process pipeline on the tiny config; keyword arguments override settings."""
+    from gdino_serve.demo_checkpoint import TINY_SETTINGS
+
+    def make(**overrides: Any) -> DetectionPipeline:
+        config = f"model_config/{TINY_CONFIG.name}"
+        return _pipeline(REPO, tiny_checkpoint, model_config=config, **{**TINY_SETTINGS, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def pipeline(make_pipeline: Callable[..., DetectionPipeline]) -> DetectionPipeline:
+    return make_pipeline()
+
+
+@pytest.fixture(scope="session")
+def full_pipeline() -> DetectionPipeline:
+    """The full Swin-T OGC architecture with random weights (they amplify any numerical leak);
+    small images keep CPU time low."""
+    from gdino_serve.demo_checkpoint import cached_random_checkpoint
+
+    checkpoint = cached_random_checkpoint(FULL_CONFIG)
+    config = f"model_config/{FULL_CONFIG.name}"
+    return _pipeline(REPO, checkpoint, model_config=config, resize_short=256, resize_max=384, warmup=False)
+
+
+@pytest.fixture(scope="session")
+def make_hf_pipeline() -> Callable[..., DetectionPipeline]:
+    """Build an in-process pipeline on the transformers back end with a tiny random ``model_type`` folder."""
+    from gdino_serve.demo_checkpoint import TINY_SETTINGS
+    from gdino_serve.demo_hf_model import cached_random_hf_model
+
+    def make(model_type: str, **overrides: Any) -> DetectionPipeline:
+        folder = cached_random_hf_model(model_type)
+        settings = {"backend": "transformers", "model_config": folder.name, **TINY_SETTINGS, **overrides}
+        return _pipeline(folder.parent, folder / "model.safetensors", **settings)
+
+    return make
