@@ -181,12 +181,13 @@ def build_archive(
 
 
 def build_mar(checkpoint: Path, export_path: Path, model_config: Path = FULL_CONFIG, **options: Any) -> Path:
-    """:func:`build_archive` of an rf-groundingdino checkpoint and its config."""
+    """:func:`build_archive` of an rf-groundingdino checkpoint and its config (``options``: its keywords)."""
     return build_archive(UpstreamModel(checkpoint, model_config), export_path, **options)
 
 
 def build_hf_mar(folder: Path, export_path: Path, **options: Any) -> Path:
-    """:func:`build_archive` of a Hugging Face model folder, served by the ``transformers`` back end."""
+    """:func:`build_archive` of a Hugging Face model folder, served by the ``transformers`` back end
+    (``options``: its keywords)."""
     return build_archive(HuggingFaceModel(folder), export_path, **options)
 
 

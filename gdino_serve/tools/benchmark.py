@@ -264,7 +264,7 @@ def _serve_and_measure(
         checkpoint,
         store,
         options.config,
-        name,
+        model_name=name,
         overrides={"batchSize": batch_size, "minWorkers": 1, "maxWorkers": 1},
         handler_overrides={"resize_short": options.resize_short, "resize_max": options.resize_max},
     )

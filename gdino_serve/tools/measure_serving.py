@@ -35,9 +35,9 @@ def measure(hf_model: Path | None, requests: int, store: Path) -> dict[str, Any]
     name = "measured"
     overrides = {"batchSize": 1, "minWorkers": 1, "maxWorkers": 1}
     if hf_model:
-        mar = build_hf_mar(hf_model, store, name, overrides)
+        mar = build_hf_mar(hf_model, store, model_name=name, overrides=overrides)
     else:
-        mar = build_mar(cached_random_checkpoint(FULL_CONFIG), store, FULL_CONFIG, name, overrides)
+        mar = build_mar(cached_random_checkpoint(FULL_CONFIG), store, FULL_CONFIG, model_name=name, overrides=overrides)
     server = TorchServe(store, name)
     started = time.perf_counter()
     server.start(timeout=900)

@@ -34,7 +34,7 @@ def hf_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     build_hf_mar(
         cached_random_hf_model(request.param),
         store,
-        name,
+        model_name=name,
         overrides={"batchSize": 8, "maxBatchDelay": 1000},
         handler_overrides=TEST_HANDLER_SETTINGS,
     )
