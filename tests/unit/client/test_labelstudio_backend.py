@@ -4,6 +4,9 @@ Studio's file serving and ML backend list (token checked); the real Label Studio
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -20,6 +23,7 @@ from gdino_client.labelstudio.api import LabelStudio
 from gdino_client.labelstudio.backend import BackendSettings, Predictor, connected_title, make_server
 from gdino_client.labelstudio.config import UnusableConfig, box_target
 from gdino_client.query import Thresholds
+from tests.support.background_jobs import ignore_sigint
 from tests.support.fake_service import FakeServer, fake_boxes
 from tests.support.images import encode
 
@@ -129,3 +133,20 @@ def test_predict_fails_with_the_reasons_when_every_task_fails(backend: str) -> N
     tasks = [{"id": 9, "data": {"picture": "/missing.png"}}]
     reply = requests.post(f"{backend}/predict", json={"tasks": tasks, "label_config": CONFIG}, timeout=30)
     assert reply.status_code == 502 and "task 9" in reply.json()["error"] and "404" in reply.json()["error"]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_stops_cleanly_on_sigint_and_sigterm_also_as_a_background_job(stop_signal: signal.Signals) -> None:
+    """Started as ``command &`` in a script starts it (SIGINT ignored), it still stops, with exit 0."""
+    command = [sys.executable, "-m", "gdino_client.commands.labelstudio_backend", "--port", "0"]
+    backend = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint)
+    try:
+        assert backend.stderr is not None
+        lines = iter(backend.stderr.readline, "")
+        assert any("Label Studio ML backend on http://" in line for line in lines)
+        backend.send_signal(stop_signal)
+        assert backend.wait(timeout=30) == 0
+        assert "stopped" in backend.stderr.read()
+    finally:
+        if backend.poll() is None:
+            backend.kill()
