@@ -1,10 +1,11 @@
 """What the client's small HTTP servers share (ML backend, playground): writing a reply, and
-serving until Ctrl-C. Standard library only."""
+serving until Ctrl-C or SIGTERM. Standard library only."""
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,10 +26,15 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, document: Any) -> No
 
 
 def serve_until_interrupted(server: ThreadingHTTPServer, what: str) -> int:
-    """Serve until Ctrl-C; 0 as the command's exit status."""
+    """Serve until SIGINT (Ctrl-C) or SIGTERM; 0 as the command's exit status.
+
+    Both handlers are installed explicitly: a background job of a non-interactive shell inherits an
+    ignored SIGINT, and SIGTERM's default would end the process without closing the server."""
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.default_int_handler)
     host, port = server.server_address[:2]
-    logger.info("%s on http://%s:%d", what, host, port)
     try:
+        logger.info("%s on http://%s:%d", what, host, port)  # a signal right after this line is caught too
         server.serve_forever()
     except KeyboardInterrupt:
         logger.info("stopped")

@@ -23,3 +23,9 @@ def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
 
 def free_port() -> int:
     return free_ports(1)[0]
+
+
+def in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on ``host:port`` (the check Label Studio makes before it moves on)."""
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0

@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ import requests
 
 from gdino_serve.paths import REPO
 from gdino_serve.ports import free_ports
+from gdino_serve.server_process import group_alive, run_until_stopped, stop_process_group
 from handler.contract import defaults
 
 logger = logging.getLogger("torchserve_runner")
@@ -213,16 +213,11 @@ class TorchServe:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the front end and its Python workers (the whole process group): SIGTERM, then
         SIGKILL for whatever still runs after ``timeout`` seconds."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or (self.process.poll() is not None and not group_alive(self.process.pid)):
             return
         started = time.monotonic()
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            logger.warning("TorchServe still running %.0f s after SIGTERM: killing it", timeout)
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if stop_process_group(self.process, timeout):
+            logger.warning("TorchServe still running %.0f s after SIGTERM: killed it", timeout)
         logger.info("TorchServe stopped in %.1f s (exit code %s)", time.monotonic() - started, self.process.returncode)
 
     def __enter__(self) -> TorchServe:
@@ -232,38 +227,20 @@ class TorchServe:
         self.stop()
 
 
-class StopRequested(Exception):
-    """SIGTERM or SIGINT arrived: stop TorchServe and exit 0."""
-
-
-def _raise_stop(signum: int, _frame: object) -> None:
-    for handled in (signal.SIGTERM, signal.SIGINT):  # a second signal must not interrupt the stop
-        signal.signal(handled, signal.SIG_IGN)
-    raise StopRequested(signal.Signals(signum).name)
-
-
 def serve_until_stopped(server: TorchServe, ready_timeout: float = 600.0, stop_timeout: float = 30.0) -> int:
-    """Start ``server`` and serve until SIGTERM/SIGINT (exit 0) or until TorchServe exits (its code).
+    """Start ``server`` and serve until SIGTERM/SIGINT (exit 0) or until TorchServe exits (its code);
+    a background job and PID 1 of a container included (see ``gdino_serve.server_process``)."""
 
-    The handlers are installed explicitly: a shell's background job inherits an ignored SIGINT,
-    and PID 1 of a container gets no default action for SIGTERM, so neither would stop TorchServe.
-    The handler only raises; the stop runs outside ``Popen.wait`` (which holds a lock).
-    """
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    try:
+    def start() -> subprocess.Popen:
         server.start(ready_timeout)
         logger.info("serving at %s (logs: %s); Ctrl-C stops it. Try:", server.url, server.log_dir)
         logger.info(
             "  curl -s %s/predictions/%s -F image=@your.jpg -F caption='person . dog'", server.url, server.model_name
         )
-        code = server.process.wait()
-        logger.error("TorchServe exited by itself with %s:\n%s", code, server.tail_log())
-        return code or 1
-    except StopRequested as stop:
-        logger.info("%s received: stopping TorchServe", stop)
-        server.stop(stop_timeout)
-        return 0
+        assert server.process is not None
+        return server.process
+
+    return run_until_stopped("TorchServe", start, lambda: server.stop(stop_timeout), server.tail_log)
 
 
 def main() -> None:

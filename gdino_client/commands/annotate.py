@@ -62,7 +62,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ls-from-name", default="label", help="Label Studio RectangleLabels name")
     p.add_argument("--ls-to-name", default="image", help="Label Studio Image name and data key")
     p.add_argument("--ls-image-prefix", default="/data/local-files/?d=", help="URL prefix of the images")
-    p.add_argument("--model-version", default=defaults.MODEL_NAME, help="Label Studio predictions' model_version")
+    p.add_argument(
+        "--model-version",
+        default=defaults.PREDICTIONS_MODEL_VERSION,
+        help="Label Studio predictions' model_version (default %(default)s)",
+    )
     p.add_argument(
         "--ls-project",
         help="also import the tasks with their predictions into this Label Studio project (created if missing)",

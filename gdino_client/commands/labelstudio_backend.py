@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from gdino_client.client import DetectionClient
 from gdino_client.commands.arguments import (
@@ -17,6 +18,8 @@ from gdino_client.labelstudio.backend import BackendSettings, Predictor, make_se
 from gdino_client.query import Thresholds
 from handler.contract import defaults
 
+logger = logging.getLogger("labelstudio_backend")
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -30,7 +33,11 @@ def parser() -> argparse.ArgumentParser:
     )
     add_service_arguments(p)
     add_labelstudio_arguments(p)
-    p.add_argument("--model-version", default=defaults.MODEL_NAME, help="model_version of the predictions")
+    p.add_argument(
+        "--model-version",
+        default=defaults.PREDICTIONS_MODEL_VERSION,
+        help="model_version where Label Studio cannot say the title the model is connected under (default %(default)s)",
+    )
     p.add_argument("--concurrency", type=int, default=4, help="images in flight per predict call")
     p.add_argument("--timeout", type=float, default=defaults.CLIENT_TIMEOUT_S, help="seconds per detection request")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -48,7 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         Thresholds(args.box_threshold, args.text_threshold), args.model_version, args.concurrency
     )
     server = make_server(Predictor(client, settings, label_studio), args.host, args.port)
-    return serve_until_interrupted(server, f"Label Studio ML backend for {client.endpoint}")
+    images = (
+        f"Label Studio at {label_studio.url.rstrip('/')} (the token given)"
+        if label_studio
+        else "the Label Studio each project's /setup names (with its legacy token)"
+    )
+    logger.info("detections from %s; images and model titles from %s", client.endpoint, images)
+    return serve_until_interrupted(server, "Label Studio ML backend")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,13 @@ class LabelStudio:
         body = {"project": project, "url": url, "title": title, "is_interactive": False}
         return self.call("POST", "api/ml", json=body)
 
+    def ml_backends(self, project: int) -> list[dict[str, Any]]:
+        """The ML backends connected to ``project`` (id, url, title, model_version, state), as the
+        project's model-version list has them: ``GET api/ml`` would first call every backend's
+        ``/setup``, so a backend asking from its own ``/setup`` would call itself without end."""
+        params = {"extended": "true", "include_live_models": "true"}
+        return list(self.call("GET", f"api/projects/{project}/model-versions", params=params).get("live") or [])
+
     def retrieve_predictions(self, project: int, tasks: list[int]) -> dict[str, Any]:
         """Ask the project's ML backend for these tasks' predictions now (the Data Manager's
         "Retrieve Predictions" action)."""

@@ -3,17 +3,25 @@
 "connect a model" and get pre-annotations on demand. The labels of the project's
 ``<RectangleLabels>`` are the class list; task images are fetched from Label Studio with its API
 token (``--ls-url``/``--ls-token``, else the host and token Label Studio sends with ``/setup``).
-Torch-free: the standard library's HTTP server and requests."""
+
+One model version string: Label Studio makes the title a project connects the model under the
+project's ``model_version``, so ``/setup`` answers with that title and the predictions carry it
+(the settings' version where Label Studio cannot say it). Torch-free: the standard library's HTTP
+server and requests."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from gdino_client.client import DetectionClient, RequestFailed
 from gdino_client.http_serving import send_json
@@ -39,8 +47,31 @@ class BackendError(Exception):
 @dataclass(frozen=True)
 class BackendSettings:
     thresholds: Thresholds = Thresholds()
-    model_version: str = defaults.MODEL_NAME
+    model_version: str = defaults.PREDICTIONS_MODEL_VERSION  # where Label Studio cannot say the title
     concurrency: int = 4  # images in flight per /predict call (so the service can batch them)
+
+
+def connected_title(backends: list[dict[str, Any]], port: int | None) -> str | None:
+    """The title this backend is connected under, among a project's ML backends: the only one whose
+    URL has this backend's ``port``, else the only one (behind a proxy); None when that is not clear."""
+    ours = [b for b in backends if _url_port(b.get("url")) == port]
+    if len(ours) != 1:
+        ours = backends if len(backends) == 1 else []
+    if not ours:
+        return None
+    return str(ours[0].get("title") or "") or None
+
+
+def _url_port(url: object) -> int | None:
+    try:
+        return urlsplit(str(url)).port
+    except ValueError:
+        return None
+
+
+def project_id(project: object) -> str:
+    """The project's id in Label Studio's ``"<id>.<created timestamp>"`` project field."""
+    return str(project).split(".")[0]
 
 
 class Predictor:
@@ -50,6 +81,7 @@ class Predictor:
         self.client = client
         self.settings = settings
         self.label_studio = label_studio  # from the command line; else per project from /setup
+        self.port: int | None = None  # where it listens (make_server), to tell its own entry among several
         self._projects: dict[str, LabelStudio] = {}
         self._lock = threading.Lock()
 
@@ -57,48 +89,77 @@ class Predictor:
         return {"status": "UP", "model_class": "GroundingDINO", "model_version": self.settings.model_version}
 
     def setup(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Check the project's labeling config; remember how to reach its Label Studio."""
+        """Check the project's labeling config; remember how to reach its Label Studio; answer the
+        model version the project shows."""
         try:
-            box_target(str(body.get("schema", "")))
+            target = box_target(str(body.get("schema", "")))
         except UnusableConfig as error:
             raise BackendError(400, str(error)) from None
+        project = str(body.get("project"))
         if self.label_studio is None and body.get("hostname") and body.get("access_token"):
             with self._lock:
-                self._projects[str(body.get("project"))] = LabelStudio(body["hostname"], body["access_token"])
-        return {"model_version": self.settings.model_version}
+                self._projects[project] = LabelStudio(body["hostname"], body["access_token"])
+        version = self.model_version(project)
+        logger.debug(
+            "project %s set up: labels %s, model_version %r", project_id(project), target.classes.names, version
+        )
+        return {"model_version": version}
 
-    def _connection(self, project: str) -> LabelStudio:
-        connection = self.label_studio or self._projects.get(project)
-        if connection is None:
-            raise BackendError(
-                500, "no Label Studio to fetch images from: start the backend with --ls-url and --ls-token"
+    def _connection(self, project: str) -> LabelStudio | None:
+        return self.label_studio or self._projects.get(project)
+
+    def model_version(self, project: str) -> str:
+        """The title ``project`` connected this model under (Label Studio shows it as the project's
+        model_version), else the settings' model_version."""
+        ls, number = self._connection(project), project_id(project)
+        if ls is None or not number.isdigit():
+            return self.settings.model_version
+        try:
+            title = connected_title(ls.ml_backends(int(number)), self.port)
+        except (LabelStudioError, requests.RequestException, ValueError) as error:
+            logger.warning(
+                "project %s: the model's title is unknown (%s); model_version %r",
+                number,
+                error,
+                self.settings.model_version,
             )
-        return connection
+            return self.settings.model_version
+        return title or self.settings.model_version
 
-    def _predict_one(self, task: dict[str, Any], target: BoxTarget, query: Query, ls: LabelStudio) -> dict[str, Any]:
+    def _predict_one(
+        self, task: dict[str, Any], target: BoxTarget, query: Query, ls: LabelStudio, version: str
+    ) -> dict[str, Any]:
         url = task.get("data", {}).get(target.data_key)
         if not url:
             raise BackendError(400, f"task {task.get('id')} has no {target.data_key!r} in its data")
         response = query.detect(ls.fetch(str(url)))
         check_response(response)
         result = image_result(str(url), response, target.classes)
-        options = LabelStudioOptions(target.from_name, target.to_name, model_version=self.settings.model_version)
-        return prediction(result, target.classes, options)
+        return prediction(
+            result, target.classes, LabelStudioOptions(target.from_name, target.to_name, model_version=version)
+        )
 
     def predict(self, body: dict[str, Any]) -> dict[str, Any]:
         """One prediction per task, in order; a task that fails gets an empty one (logged),
-        and the call fails only when every task did."""
+        and the call fails only when every task did. Logs one line per call."""
+        started = time.monotonic()
         try:
             target = box_target(str(body.get("label_config", "")))
         except UnusableConfig as error:
             raise BackendError(400, str(error)) from None
         tasks = body.get("tasks") or []
-        ls = self._connection(str(body.get("project")))
+        project = str(body.get("project"))
+        ls = self._connection(project)
+        if ls is None:
+            raise BackendError(
+                500, "no Label Studio to fetch images from: start the backend with --ls-url and --ls-token"
+            )
+        version = self.model_version(project)
         query = Query(self.client, target.classes, self.settings.thresholds, send_classes=True)
 
         def attempt(task: dict[str, Any]) -> dict[str, Any] | str:
             try:
-                return self._predict_one(task, target, query, ls)
+                return self._predict_one(task, target, query, ls, version)
             except (RequestFailed, LabelStudioError, ValueError) as error:
                 logger.warning("task %s: %s", task.get("id"), error)
                 return f"task {task.get('id')}: {error}"
@@ -106,10 +167,20 @@ class Predictor:
         with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
             outcomes = list(pool.map(attempt, tasks))
         failures = [outcome for outcome in outcomes if isinstance(outcome, str)]
+        empty = {"model_version": version, "score": 0.0, "result": []}
+        results = [empty if isinstance(outcome, str) else outcome for outcome in outcomes]
+        logger.info(
+            "predict: project %s, %d tasks, %d boxes, %d failed, %.2f s (model_version %r)",
+            project_id(project),
+            len(tasks),
+            sum(len(result["result"]) for result in results),
+            len(failures),
+            time.monotonic() - started,
+            version,
+        )
         if tasks and len(failures) == len(tasks):
             raise BackendError(502, "; ".join(failures))
-        empty = {"model_version": self.settings.model_version, "score": 0.0, "result": []}
-        return {"results": [empty if isinstance(outcome, str) else outcome for outcome in outcomes]}
+        return {"results": results}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -156,4 +227,5 @@ def make_server(
     """The backend's HTTP server (not started; ``serve_forever`` runs it)."""
     server = ThreadingHTTPServer((host, port), _Handler)
     server.predictor = predictor  # type: ignore[attr-defined]
+    predictor.port = server.server_address[1]
     return server

@@ -21,7 +21,7 @@ class LabelStudioOptions:
     from_name: str = "label"  # name of the <RectangleLabels> control
     to_name: str = "image"  # name of the <Image> object, also the task's data key
     image_prefix: str = "/data/local-files/?d="  # URL prefix before the image's relative path
-    model_version: str = defaults.MODEL_NAME
+    model_version: str = defaults.PREDICTIONS_MODEL_VERSION
 
 
 def _percent(value: float, size: int) -> float:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-MODEL_NAME = "groundingdino"  # the name the model is registered and served under (also predictions' model_version)
+MODEL_NAME = "groundingdino"  # the name the model is registered and served under
+# Label Studio predictions' model_version where nothing else names the model (gdino-annotate's import; the
+# ML backend follows the title a project connected it under, which Label Studio makes the project's version).
+PREDICTIONS_MODEL_VERSION = MODEL_NAME
 MODEL_VERSION = "1.0"  # the archive's version, as KServe v2 answers state it
 MODEL_CONFIG = "model_config/GroundingDINO_SwinT_OGC.py"  # default architecture (official Swin-T OGC)
 BERT_DIR = "bert-base-uncased"
@@ -23,6 +26,7 @@ INFERENCE_PORT = 8080  # TorchServe inference API
 MANAGEMENT_PORT = 8081  # TorchServe management API
 METRICS_PORT = 8082  # TorchServe metrics (Prometheus)
 PLAYGROUND_PORT = 8090  # gdino-playground
+LABEL_STUDIO_PORT = 8200  # Label Studio (scripts/labelstudio_runner; its own default, 8080, is TorchServe's)
 LABEL_STUDIO_BACKEND_PORT = 9090  # gdino-labelstudio-backend (Label Studio's ML backend convention)
 INFERENCE_URL = f"http://{HOST}:{INFERENCE_PORT}"
 

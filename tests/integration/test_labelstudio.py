@@ -5,8 +5,7 @@ image, and the one-command import makes every image reachable and attaches every
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,10 @@ from gdino_client.query import Thresholds
 from gdino_client.results import image_result
 from gdino_serve.tools.labelstudio_runner import LabelStudioServer
 from gdino_serve.tools.sample_photos import photo_bytes
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import labelstudio_task_screenshot
 from tests.support.fake_service import FakeServer, FakeService
 from tests.support.image_folders import write_images
+from tests.support.polling import wait_for
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.integration]
 
@@ -36,6 +36,7 @@ CONFIG = (
 )
 THRESHOLDS = Thresholds(box=0.75, text=0.25)  # random weights: fewer, surer boxes
 PHOTOS = {"astronaut.png": "astronaut.png", "space/rocket.jpg": "rocket.jpg"}
+TITLE = "Site model"  # the name the project connects the ML backend under: the model version everywhere
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +61,8 @@ def backend_project(label_studio: LabelStudioServer, ml_backend: str) -> tuple[L
     project = ls.ensure_project("ML backend project", CONFIG)["id"]
     ls.ensure_local_storage(project, str(folder), "photos")
     ls.import_tasks(project, [{"data": {"picture": f"/data/local-files/?d=backend/{key}"}} for key in PHOTOS])
-    ls.connect_model(project, ml_backend, "GroundingDINO")
+    ls.connect_model(project, ml_backend, TITLE)
     return ls, project
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 240) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(1)
-    return value
 
 
 def test_ml_backend_gives_each_task_the_services_boxes_for_its_image(
@@ -80,20 +73,22 @@ def test_ml_backend_gives_each_task_the_services_boxes_for_its_image(
     ls.retrieve_predictions(project, [task["id"] for task in tasks])
     tasks = wait_for(lambda: (t := ls.tasks(project)) and all(task["predictions"] for task in t) and t)
     classes = ClassList.of(CLASSES)
-    options = LabelStudioOptions("boxes", "photo", model_version="groundingdino")
+    options = LabelStudioOptions("boxes", "photo", model_version=TITLE)
     direct = DetectionClient(served_model.url)
     for task in tasks:
         url = task["data"]["picture"]
         alone = direct.detect(ls.fetch(url), {"classes": CLASSES, **THRESHOLDS.fields()})
         expected = prediction(image_result(url, alone, classes), classes, options)
         (got,) = task["predictions"]
-        assert got["model_version"] == "groundingdino"
+        assert got["model_version"] == TITLE
         assert len(got["result"]) == len(expected["result"])
         for region, want in zip(got["result"], expected["result"]):
             assert region["value"]["rectanglelabels"] == want["value"]["rectanglelabels"]
             for key in ("x", "y", "width", "height"):
                 assert region["value"][key] == pytest.approx(want["value"][key], abs=0.01)
     assert sum(len(task["predictions"][0]["result"]) for task in tasks) > 0
+    (model,) = ls.ml_backends(project)
+    assert ls.call("GET", f"api/projects/{project}")["model_version"] == model["model_version"] == TITLE
 
 
 @pytest.mark.browser
@@ -101,22 +96,10 @@ def test_labelstudio_task_page_shows_the_backends_boxes(
     backend_project: tuple[LabelStudio, int], label_studio: LabelStudioServer
 ) -> None:
     """Screenshot: build/screenshots/labelstudio_task.png."""
-    from selenium.webdriver.common.by import By
-
     ls, project = backend_project
     task = next(t for t in ls.tasks(project) if t["predictions"] and t["predictions"][0]["result"])
-    with chromium() as driver:
-        driver.get(f"{label_studio.url}/user/login/")
-        driver.find_element(By.NAME, "email").send_keys("annotator@example.com")
-        driver.find_element(By.NAME, "password").send_keys("gdino-test-password")
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
-        wait_for(lambda: "/user/login" not in driver.current_url, 60)
-        driver.get(f"{label_studio.url}/projects/{project}/data?task={task['id']}")
-        named = "//*[text()='person' or text()='rocket']"  # the label bar, then one entry per region
-        regions = wait_for(lambda: (found := driver.find_elements(By.XPATH, named)) and len(found) > 2 and found, 120)
-        time.sleep(3)  # let the canvas draw the regions
-        path = screenshot(driver, "labelstudio_task.png")
-    assert regions and path.stat().st_size > 10_000
+    entries, path = labelstudio_task_screenshot(label_studio.url, project, task["id"], CLASSES, "labelstudio_task.png")
+    assert entries > len(CLASSES) and path.stat().st_size > 10_000
 
 
 def test_one_command_import_serves_every_image_and_attaches_every_prediction(

@@ -22,12 +22,9 @@ from gdino_serve.ports import free_ports
 from handler.backends import load_pipeline
 from handler.core.settings import HandlerSettings
 from handler.frontends.http.batch_answers import answer_bodies
+from tests.support.background_jobs import ignore_sigint
 
 pytestmark = pytest.mark.integration
-
-
-def ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `command &` in a script does to the job
 
 
 def serve(checkpoint: Path, cache: Path, ports: list[int], log: Path, hf_model: bool = False) -> subprocess.Popen:

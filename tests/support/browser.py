@@ -4,6 +4,7 @@ by Selenium, for the browser tests; screenshots go to build/screenshots/."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gdino_serve.paths import BUILD
+from tests.support.polling import wait_for
 
 SCREENSHOTS = BUILD / "screenshots"
 
@@ -45,3 +47,28 @@ def screenshot(driver: object, name: str) -> Path:
     path = SCREENSHOTS / name
     driver.save_screenshot(str(path))  # type: ignore[attr-defined]
     return path
+
+
+def labelstudio_task_screenshot(url: str, project: int, task: int, labels: list[str], name: str) -> tuple[int, Path]:
+    """Log in to the runner's Label Studio at ``url``, open the task page, wait until the regions
+    are listed (entries named by ``labels`` beyond the label bar) and save it as ``name``; how many
+    such entries it found, and the screenshot."""
+    from selenium.webdriver.common.by import By
+
+    from gdino_serve.tools.labelstudio_runner import EMAIL, PASSWORD
+
+    named = " or ".join(f"text()={label!r}" for label in labels)
+    with chromium() as driver:
+        driver.get(f"{url}/user/login/")
+        driver.find_element(By.NAME, "email").send_keys(EMAIL)
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
+        wait_for(lambda: "/user/login" not in driver.current_url, 60, "the login")
+        driver.get(f"{url}/projects/{project}/data?task={task}")
+        entries = wait_for(
+            lambda: (found := len(driver.find_elements(By.XPATH, f"//*[{named}]"))) > len(labels) and found,
+            120,
+            "the regions",
+        )
+        time.sleep(3)  # let the canvas draw the regions
+        return entries, screenshot(driver, name)

@@ -1,8 +1,12 @@
 """The Label Studio ML backend's protocol, against the fake service and a stand-in for Label
-Studio's file serving (token checked); the real Label Studio is in tests/integration."""
+Studio's file serving and ML backend list (token checked); the real Label Studio is in tests/integration."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -16,9 +20,10 @@ from PIL import Image
 from gdino_client.client import DetectionClient
 from gdino_client.http_serving import send, send_json
 from gdino_client.labelstudio.api import LabelStudio
-from gdino_client.labelstudio.backend import BackendSettings, Predictor, make_server
+from gdino_client.labelstudio.backend import BackendSettings, Predictor, connected_title, make_server
 from gdino_client.labelstudio.config import UnusableConfig, box_target
 from gdino_client.query import Thresholds
+from tests.support.background_jobs import ignore_sigint
 from tests.support.fake_service import FakeServer, fake_boxes
 from tests.support.images import encode
 
@@ -50,6 +55,10 @@ class _Files(BaseHTTPRequestHandler):
             return send_json(self, 401, {"detail": "no token"})
         if self.path == "/data/upload/1/cat.png":
             return send(self, 200, encode(Image.new("RGB", (200, 100))), "image/png")
+        if self.path == "/api/projects/1/model-versions?extended=true&include_live_models=true":  # 2 is unknown
+            return send_json(
+                self, 200, {"static": [], "live": [{"url": "http://127.0.0.1:9090", "title": "Site model"}]}
+            )
         send_json(self, 404, {"detail": "missing"})
 
     def log_message(self, *args: Any) -> None:
@@ -71,20 +80,43 @@ def backend(fake_server: Callable[..., FakeServer]) -> Iterator[str]:
         running.server_close()
 
 
-def test_health_and_setup_answer_with_the_model_version(backend: str) -> None:
+def test_health_and_setup_answer_with_the_title_the_project_connected_the_model_under(backend: str) -> None:
     assert requests.get(f"{backend}/health", timeout=5).json()["status"] == "UP"
-    reply = requests.post(f"{backend}/setup", json={"project": "1.1", "schema": CONFIG}, timeout=5)
-    assert reply.status_code == 200 and reply.json() == {"model_version": "gd-test"}
+    reply = requests.post(f"{backend}/setup", json={"project": "1.1700000000", "schema": CONFIG}, timeout=5)
+    assert reply.status_code == 200 and reply.json() == {"model_version": "Site model"}
+    unknown = requests.post(f"{backend}/setup", json={"project": "2.1700000000", "schema": CONFIG}, timeout=5)
+    assert unknown.status_code == 200 and unknown.json() == {"model_version": "gd-test"}  # the settings' version
     refused = requests.post(f"{backend}/setup", json={"project": "1.1", "schema": "<View/>"}, timeout=5)
     assert refused.status_code == 400 and "RectangleLabels" in refused.json()["error"]
 
 
-def test_predict_gives_one_percent_prediction_per_task_and_empty_for_a_missing_image(backend: str) -> None:
+@pytest.mark.parametrize(
+    ("backends", "title"),
+    [
+        ([{"url": "http://ls-host:1234", "title": "only one"}], "only one"),  # the only one is this one, any URL
+        ([{"url": "http://a:9090", "title": "ours"}, {"url": "http://a:9091", "title": "SAM"}], "ours"),
+        ([{"url": "http://a:9091", "title": "SAM"}], "SAM"),  # not on this port, but the only one: a proxy
+        ([{"url": "http://a:9090", "title": "one"}, {"url": "http://b:9090", "title": "two"}], None),  # unclear
+        ([], None),
+    ],
+)
+def test_connected_title_is_the_only_backend_or_the_one_on_this_port(backends: list[dict], title: str | None) -> None:
+    assert connected_title(backends, 9090) == title
+
+
+def test_predict_gives_one_percent_prediction_per_task_and_empty_for_a_missing_image(
+    backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
     tasks = [{"id": 7, "data": {"picture": "/data/upload/1/cat.png"}}, {"id": 8, "data": {"picture": "/nope.png"}}]
-    reply = requests.post(f"{backend}/predict", json={"tasks": tasks, "label_config": CONFIG}, timeout=30)
+    body = {"tasks": tasks, "label_config": CONFIG, "project": "1.1700000000"}
+    with caplog.at_level(logging.INFO, logger="gdino_client.labelstudio.backend"):
+        reply = requests.post(f"{backend}/predict", json=body, timeout=30)
     assert reply.status_code == 200
     first, second = reply.json()["results"]
-    assert second == {"model_version": "gd-test", "score": 0.0, "result": []}
+    assert first["model_version"] == "Site model"
+    assert second == {"model_version": "Site model", "score": 0.0, "result": []}
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("predict:")]
+    assert line.startswith("predict: project 1, 2 tasks, 2 boxes, 1 failed, ") and "'Site model'" in line
     expected = fake_boxes(200, 100, ["cat", "Remote control"])
     assert [r["value"]["rectanglelabels"] for r in first["result"]] == [["cat"], ["Remote control"]]
     x1, y1, x2, y2 = expected["boxes"][0]
@@ -101,3 +133,20 @@ def test_predict_fails_with_the_reasons_when_every_task_fails(backend: str) -> N
     tasks = [{"id": 9, "data": {"picture": "/missing.png"}}]
     reply = requests.post(f"{backend}/predict", json={"tasks": tasks, "label_config": CONFIG}, timeout=30)
     assert reply.status_code == 502 and "task 9" in reply.json()["error"] and "404" in reply.json()["error"]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_command_stops_cleanly_on_sigint_and_sigterm_also_as_a_background_job(stop_signal: signal.Signals) -> None:
+    """Started as ``command &`` in a script starts it (SIGINT ignored), it still stops, with exit 0."""
+    command = [sys.executable, "-m", "gdino_client.commands.labelstudio_backend", "--port", "0"]
+    backend = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint)
+    try:
+        assert backend.stderr is not None
+        lines = iter(backend.stderr.readline, "")
+        assert any("Label Studio ML backend on http://" in line for line in lines)
+        backend.send_signal(stop_signal)
+        assert backend.wait(timeout=30) == 0
+        assert "stopped" in backend.stderr.read()
+    finally:
+        if backend.poll() is None:
+            backend.kill()
