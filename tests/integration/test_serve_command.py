@@ -16,7 +16,7 @@ import requests
 import torch
 
 from gdino_serve.demo_hf_model import cached_random_hf_model
-from gdino_serve.model_archive import merged_model_yaml
+from gdino_serve.model_archive import HuggingFaceModel, merged_model_yaml
 from gdino_serve.paths import TINY_CONFIG
 from gdino_serve.ports import free_ports
 from handler.backends import load_pipeline
@@ -100,7 +100,9 @@ def test_serve_command_serves_a_hugging_face_folder_with_the_transformers_back_e
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
-    settings = HandlerSettings.from_mapping(merged_model_yaml(None)["handler"] | {"model_config": folder.name})
+    settings = HandlerSettings.from_mapping(
+        merged_model_yaml(HuggingFaceModel(folder))["handler"] | {"model_config": folder.name}
+    )
     pipeline = load_pipeline(folder.parent, folder / "model.safetensors", settings, torch.device("cpu"))
     (expected,) = answer_bodies(pipeline, [request])
     assert served.status_code == 200, served.text
