@@ -16,7 +16,7 @@ import pytest
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
 from tests.support.setup_steps import needed_steps, run_steps
 
-pytest_plugins = ["tests.support.model_fixtures", "tests.support.coco_set"]
+pytest_plugins = ["tests.support.model_fixtures", "tests.support.coco_set", "tests.support.client_fixtures"]
 
 TESTS = Path(__file__).resolve().parent
 TIER_MARKERS = {"model": ("model", "integration"), "integration": ("integration",)}

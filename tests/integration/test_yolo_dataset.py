@@ -10,8 +10,8 @@ import PIL.Image
 import pytest
 import torch
 
+from tests.support.client_fixtures import CLASSES, GOOD, run_fake
 from tests.support.fake_service import FakeServer
-from tests.unit.client.test_annotation_formats import CLASSES, GOOD, run_fake
 
 # Library functions Ultralytics replaces process-wide when imported (its PIL.Image.open, for one,
 # raises ModuleNotFoundError for non-images); restored after the test so no other test sees them.

@@ -11,17 +11,10 @@ from typing import Any
 import pytest
 from pycocotools.coco import COCO
 
-from gdino_client import Summary, annotate
+from gdino_client import Summary
 from gdino_client.commands.annotate import main
+from tests.support.client_fixtures import CLASSES, GOOD, run_fake
 from tests.support.fake_service import FakeServer, fake_boxes
-
-CLASSES = ["person", "hard hat"]
-GOOD = ["a/b/img4.png", "a/img2.png", "a/img3.jpeg", "c/img5.png", "img0.png", "img1.jpeg"]
-
-
-def run_fake(folder: Path, out: Path, server: FakeServer, **settings: Any) -> Summary:
-    settings = {"classes": CLASSES, "draw": True, **settings}
-    return annotate(folder, out, server.url, progress=False, **settings)
 
 
 @pytest.fixture

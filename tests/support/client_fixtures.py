@@ -1,16 +1,29 @@
-"""Fixtures of the annotation client's tests: a fake service and folders of images."""
+"""Fixtures of the annotation client's tests (a pytest plugin of the root conftest): a fake service,
+a folder of images, and one annotation run against the fake service."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 
+from gdino_client import Summary, annotate
 from tests.support.fake_service import FakeServer, FakeService
 from tests.support.image_folders import CORRUPT, write_images
 from tests.support.images import encode
+
+CLASSES = ["person", "hard hat"]
+# The readable images of small_folder (its corrupt PNG and text file are skipped).
+GOOD = ["a/b/img4.png", "a/img2.png", "a/img3.jpeg", "c/img5.png", "img0.png", "img1.jpeg"]
+
+
+def run_fake(folder: Path, out: Path, server: FakeServer, **settings: Any) -> Summary:
+    """Annotate ``folder`` into ``out`` through the fake ``server`` with CLASSES (keywords override)."""
+    settings = {"classes": CLASSES, "draw": True, **settings}
+    return annotate(folder, out, server.url, progress=False, **settings)
 
 
 @pytest.fixture
