@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gdino_serve.demo_checkpoint import CACHE
-from handler.backends.transformers.model_loader import RANDOM_WEIGHTS_MARK
+from gdino_serve.demo_hf_model import save_random_folder
 
 logger = logging.getLogger(__name__)
 
@@ -236,16 +235,7 @@ def make_random_sam_model(name: str, out: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = model_class(config).eval()
     calibrate(model)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    processor.save_pretrained(partial)
-    (partial / RANDOM_WEIGHTS_MARK).write_text(f"random weights ({name}, seed {seed}): not a mask model\n")
-    shutil.rmtree(out, ignore_errors=True)
-    partial.replace(out)
-    size_mb = (out / "model.safetensors").stat().st_size / 1e6
-    logger.warning("wrote %s (%s, %.1f MB, seed %d, RANDOM WEIGHTS)", out, name, size_mb, seed)
-    return out
+    return save_random_folder(model, processor, out, f"{name}, seed {seed}", "mask model")
 
 
 def cached_random_sam_model(name: str = "tiny-sam2", seed: int = 0) -> Path:

@@ -138,11 +138,11 @@ class DetectionPipeline:
 
     def warm_up(self) -> None:
         """One request through every stage, so the first real request is not slow."""
+        picture = Image.new("RGB", (640, 480), (120, 110, 100))
         buffer = io.BytesIO()
-        Image.new("RGB", (640, 480), (120, 110, 100)).save(buffer, format="PNG")
+        picture.save(buffer, format="PNG")
         outcome = self.run([{"image": buffer.getvalue(), "caption": b"warm up"}])[0]
         if isinstance(outcome, DetectionError):
             raise RuntimeError(f"warm-up request failed: {outcome.message}")
         if self.segmenter is not None:  # the detector may find nothing to segment in a flat picture
-            picture = Image.open(buffer).convert("RGB")
             list(self.segmenter.segment(picture, picture.size, torch.tensor([[160.0, 120.0, 480.0, 360.0]]), 0.5))

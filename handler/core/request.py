@@ -147,12 +147,11 @@ def _count(name: str, value: Any, limit: int) -> int:
     return value
 
 
-def _box_format(value: Any) -> str:
-    text = _text("box_format", value).strip().lower()
-    if text not in BOX_FORMATS:
-        raise InvalidInput(
-            f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", ErrorType.INVALID_PARAMETER
-        )
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, case-insensitive."""
+    text = _text(name, value).strip().lower()
+    if text not in choices:
+        raise InvalidInput(f"'{name}' must be one of {', '.join(choices)}, got {text!r}", ErrorType.INVALID_PARAMETER)
     return text
 
 
@@ -163,7 +162,7 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
         "nms_threshold": lambda value: _threshold("nms_threshold", value),
         "class_agnostic_nms": lambda value: _flag("class_agnostic_nms", value),
         "max_detections": lambda value: _count("max_detections", value, defaults.MAX_DETECTIONS_LIMIT),
-        "box_format": _box_format,
+        "box_format": lambda value: _choice("box_format", value, BOX_FORMATS),
         "normalized": lambda value: _flag("normalized", value),
     }
     options: dict[str, Any] = {name: parsers[name](value) for name, value in present.items()}
@@ -174,15 +173,6 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
             ErrorType.INVALID_PARAMETER,
         )
     return options
-
-
-def _mask_format(value: Any) -> str:
-    text = _text("mask_format", value).strip().lower()
-    if text not in MASK_FORMATS:
-        raise InvalidInput(
-            f"'mask_format' must be one of {', '.join(MASK_FORMATS)}, got {text!r}", ErrorType.INVALID_PARAMETER
-        )
-    return text
 
 
 def _mask_threshold(value: Any) -> float:
@@ -211,7 +201,7 @@ def _mask_options(fields: Mapping[str, Any], settings: HandlerSettings, max_dete
         )
     options: dict[str, Any] = {"masks": True}
     if "mask_format" in present:
-        options["mask_format"] = _mask_format(present["mask_format"])
+        options["mask_format"] = _choice("mask_format", present["mask_format"], MASK_FORMATS)
     if "mask_threshold" in present:
         options["mask_threshold"] = _mask_threshold(present["mask_threshold"])
     return options

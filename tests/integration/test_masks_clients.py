@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from gdino_client import annotate
 from gdino_client.commands.annotate import main
@@ -30,6 +29,7 @@ from gdino_serve.torchserve_runner import TorchServe
 from handler.contract.mask_codec import segmentation_mask
 from tests.integration.test_yolo_dataset import ultralytics  # noqa: F401 - the fixture
 from tests.support.browser import chromium, screenshot
+from tests.support.coco_masks import segm_ap_against_itself
 from tests.support.image_folders import write_images
 from tests.support.images import encode
 
@@ -77,20 +77,7 @@ def test_pycocotools_reads_the_masks_and_cocoeval_segm_scores_them(exported: Pat
         pixels = coco.annToMask(annotation).astype(bool)
         assert pixels.shape == (image["height"], image["width"]) and annotation["area"] == pixels.sum()
         assert any(np.array_equal(pixels, segmentation_mask(m, image["height"], image["width"])) for m in served)
-    results = [
-        {
-            "image_id": a["image_id"],
-            "category_id": a["category_id"],
-            "segmentation": coco.annToRLE(a),
-            "score": a["score"],
-        }
-        for a in coco.anns.values()
-    ]
-    evaluation = COCOeval(coco, coco.loadRes(results), iouType="segm")
-    evaluation.evaluate()
-    evaluation.accumulate()
-    evaluation.summarize()
-    assert evaluation.stats[0] == pytest.approx(1.0)
+    assert segm_ap_against_itself(coco) == pytest.approx(1.0)
 
 
 def test_ultralytics_accepts_the_yolo_segmentation_export(ultralytics, exported: Path) -> None:  # noqa: F811

@@ -14,7 +14,6 @@ mask logits are upsampled to the displayed size by the processor's ``post_proces
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from handler.backends.transformers.model_loader import RANDOM_WEIGHTS_MARK, force_offline
+from handler.backends.transformers.model_loader import RANDOM_WEIGHTS_MARK, force_offline, model_type
 from handler.core.segmenter import BoxMask
 from handler.core.settings import HandlerSettings
 
@@ -36,17 +35,6 @@ FAMILIES = {
     "sam2": ("Sam2Model", "Sam2Processor"),
     "sam2_video": ("Sam2Model", "Sam2Processor"),  # the published SAM 2.1 folders
 }
-
-
-def mask_model_type(folder: Path) -> str:
-    """The folder's ``model_type``; a ValueError naming the supported ones otherwise."""
-    config_file = folder / "config.json"
-    if not config_file.exists():
-        raise FileNotFoundError(f"{config_file} not found: a mask model folder needs its config.json")
-    found = json.loads(config_file.read_text()).get("model_type")
-    if found not in FAMILIES:
-        raise ValueError(f"{config_file}: model_type {found!r} is not a mask model ({', '.join(FAMILIES)})")
-    return found
 
 
 def logit(probability: float) -> float:
@@ -68,7 +56,7 @@ class SamSegmenter:
         force_offline()
         import transformers
 
-        model_name, processor_name = FAMILIES[mask_model_type(folder)]
+        model_name, processor_name = FAMILIES[model_type(folder, tuple(FAMILIES))]
         model = getattr(transformers, model_name).from_pretrained(folder, local_files_only=True, dtype=torch.float32)
         processor = getattr(transformers, processor_name).from_pretrained(folder, local_files_only=True)
         logger.info("loaded the mask model %s (%s) from %s", model_name, model.config.model_type, folder)

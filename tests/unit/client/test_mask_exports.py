@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from gdino_client import annotate
 from gdino_client.commands.annotate import main
 from gdino_client.masks import MaskRequest, brush_available
 from handler.contract.mask_codec import segmentation_mask
+from tests.support.coco_masks import segm_ap_against_itself
 from tests.support.fake_service import FakeServer, fake_mask
 
 pytestmark = pytest.mark.masks
@@ -52,20 +52,7 @@ def test_coco_segmentation_is_each_boxs_mask_with_its_area_and_cocoeval_segm_rea
         expected = fake_mask(answer["boxes"][index], image["width"], image["height"])
         assert np.array_equal(coco.annToMask(annotation).astype(bool), expected)
         assert annotation["area"] == expected.sum() and annotation["segmentation"] == answer["masks"][index]
-    results = [  # the export's masks as detection results (COCO's results hold RLE)
-        {
-            "image_id": a["image_id"],
-            "category_id": a["category_id"],
-            "segmentation": coco.annToRLE(a),
-            "score": a["score"],
-        }
-        for a in coco.anns.values()
-    ]
-    evaluation = COCOeval(coco, coco.loadRes(results), iouType="segm")
-    evaluation.evaluate()
-    evaluation.accumulate()
-    evaluation.summarize()
-    assert evaluation.stats[0] == pytest.approx(1.0)  # the export scored against itself: every mask matches
+    assert segm_ap_against_itself(coco) == pytest.approx(1.0)
 
 
 def test_yolo_labels_are_segmentation_lines_only_outlining_each_mask(
