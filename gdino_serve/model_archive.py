@@ -237,4 +237,6 @@ def main() -> None:
     if args.workers:
         overrides.update(minWorkers=args.workers, maxWorkers=args.workers)
     source = HuggingFaceModel(args.hf_model) if args.hf_model else UpstreamModel(args.checkpoint, args.config)
-    build_archive(with_mask_model(source, args.mask_model), args.export_path, args.model_name, overrides)
+    build_archive(
+        with_mask_model(source, args.mask_model), args.export_path, model_name=args.model_name, overrides=overrides
+    )

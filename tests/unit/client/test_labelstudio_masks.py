@@ -25,10 +25,13 @@ BOXES_AND_BRUSH = (
 
 
 class Pictures:
-    """Stands in for Label Studio's file serving: every task image is a 200 x 100 picture."""
+    """Stands in for Label Studio: every task image is a 200 x 100 picture, no model connected by title."""
 
     def fetch(self, url: str) -> bytes:
         return encode(Image.new("RGB", (200, 100), (90, 120, 150)))
+
+    def ml_backends(self, project: int) -> list[dict]:
+        return []
 
 
 def predict(server: FakeServer, config: str) -> list[dict]:
