@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,17 @@ from gdino_serve.tools.sample_photos import photo_bytes
 from gdino_serve.torchserve_runner import TorchServe
 from handler.contract.mask_codec import segmentation_mask
 from tests.integration.test_yolo_dataset import ultralytics  # noqa: F401 - the fixture
-from tests.support.browser import chromium, screenshot
+from tests.support.browser import chromium, labelstudio_task_screenshot, screenshot
 from tests.support.coco_masks import segm_ap_against_itself
 from tests.support.image_folders import write_images
 from tests.support.images import encode
+from tests.support.polling import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.masks]
 
 CLASSES = ["person", "cup", "cat"]
 PHOTOS = {"astronaut.png": "astronaut.png", "kitchen/coffee.png": "coffee.png", "cat.png": "chelsea.png"}
+SCREENSHOT = "labelstudio_masks.png"
 SETTINGS = {"box_threshold": 0.77, "text_threshold": 0.25}  # random weights: a few surer boxes (up to 100 at 0.35)
 
 
@@ -108,8 +109,6 @@ def test_label_studio_imports_the_brush_predictions_and_the_task_page_shows_them
     mask_served_model: TorchServe, photo_folder: Path, label_studio: LabelStudioServer, tmp_path: Path
 ) -> None:
     """One command: annotate with masks and import into a project with a BrushLabels control."""
-    from selenium.webdriver.common.by import By
-
     pytest.importorskip("label_studio_converter.brush", reason="the labelstudio extra is not installed")
     command = [str(photo_folder), "--classes", ",".join(CLASSES), "--url", mask_served_model.url, "--no-progress"]
     command += ["--box-threshold", str(SETTINGS["box_threshold"]), "--masks", "--ls-masks", "brush", "--timeout", "600"]
@@ -122,24 +121,8 @@ def test_label_studio_imports_the_brush_predictions_and_the_task_page_shows_them
     brushes = [r for t in tasks for r in t["predictions"][0]["result"] if r["type"] == "brushlabels"]
     assert len(tasks) == len(PHOTOS) and brushes and all(r["value"]["rle"] for r in brushes)
     task = max(tasks, key=lambda t: len(t["predictions"][0]["result"]))
-    with chromium() as driver:
-        driver.get(f"{label_studio.url}/user/login/")
-        driver.find_element(By.NAME, "email").send_keys("annotator@example.com")
-        driver.find_element(By.NAME, "password").send_keys("gdino-test-password")
-        driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
-        deadline = time.monotonic() + 60
-        while "/user/login" in driver.current_url:
-            assert time.monotonic() < deadline
-            time.sleep(1)
-        driver.get(f"{label_studio.url}/projects/{project['id']}/data?task={task['id']}")
-        named = " or ".join(f"text()='{name}'" for name in CLASSES)
-        deadline = time.monotonic() + 120
-        while len(found := driver.find_elements(By.XPATH, f"//*[{named}]")) <= len(CLASSES):
-            assert time.monotonic() < deadline, "the task page never listed the regions"
-            time.sleep(1)
-        time.sleep(3)  # let the canvas draw the brush masks
-        path = screenshot(driver, "labelstudio_masks.png")
-    assert found and path.stat().st_size > 10_000
+    entries, path = labelstudio_task_screenshot(label_studio.url, project["id"], task["id"], CLASSES, SCREENSHOT)
+    assert entries > len(CLASSES) and path.stat().st_size > 10_000
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +145,7 @@ def test_the_playground_fills_every_mask(playground: str, photo_folder: Path) ->
         driver.find_element(By.ID, "prompt").send_keys(", ".join(CLASSES))
         driver.find_element(By.ID, "masks").click()
         driver.find_element(By.ID, "file").send_keys(str(photo_folder / "astronaut.png"))
-        deadline = time.monotonic() + 180
-        while "masks in" not in driver.find_element(By.ID, "status").text:
-            assert time.monotonic() < deadline, driver.find_element(By.ID, "status").text
-            time.sleep(0.5)
+        wait_for(lambda: "masks in" in driver.find_element(By.ID, "status").text, 180, "the masks")
         answer = json.loads(driver.find_element(By.ID, "json").text)
         filled = int(driver.find_element(By.ID, "canvas").get_attribute("data-masks"))
         shot = screenshot(driver, "playground_masks.png")
