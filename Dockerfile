@@ -32,7 +32,7 @@ RUN useradd --create-home --uid 1000 model-server
 # Dependencies first, so code changes do not reinstall them. Code and venv belong to root: the
 # server (uid 1000) can read them, not change them. The pip cache lives outside the image
 # (a build cache mount; gdino_serve/container.py points PIP_CACHE_DIR at the host's pip cache).
-COPY requirements-client.txt requirements.txt requirements-test.txt ./
+COPY requirements-client.txt requirements.txt requirements-test.txt requirements-labelstudio.txt ./
 COPY scripts/setup_env.sh scripts/setup_env.sh
 ARG PIP_CACHE_DIR=/root/.cache/pip
 RUN --mount=type=cache,target=/root/.cache/pip \

@@ -1,4 +1,5 @@
-"""Annotated pictures: each box drawn with its label and score on a copy of the image.
+"""Annotated pictures: each box drawn with its label and score on a copy of the image, and its
+mask (a run with masks) as a translucent fill in the box's color under the boxes.
 
 Readable on dark and light pictures alike: a box is a line in its class's color with a thin
 halo in black or white, and its label sits on a filled tag of the class color, in black or
@@ -11,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from gdino_client.classes import ClassList
+from gdino_client.masks import mask_pixels
 from gdino_client.results import Detection, ImageResult
 
 PALETTE = (
@@ -40,6 +43,7 @@ PALETTE = (
 )
 UNMATCHED = (128, 128, 128)
 BLACK, WHITE = (0, 0, 0), (255, 255, 255)
+MASK_OPACITY = 0.45
 
 
 def luminance(color: tuple[int, int, int]) -> float:
@@ -59,15 +63,32 @@ def _caption(detection: Detection, classes: ClassList) -> str:
     return f"{name} {detection.score:.2f}"
 
 
+def _color(detection: Detection) -> tuple[int, int, int]:
+    return PALETTE[detection.class_id % len(PALETTE)] if detection.class_id is not None else UNMATCHED
+
+
+def fill_masks(image: Image.Image, detections: Sequence[Detection]) -> Image.Image:
+    """``image`` (RGB) with each detection's mask blended in its color, best on top."""
+    pixels = np.asarray(image, dtype=np.float32).copy()
+    for detection in sorted(detections, key=lambda d: d.score):
+        if detection.mask is None:
+            continue
+        inside = mask_pixels(detection.mask, image.width, image.height)
+        pixels[inside] = pixels[inside] * (1 - MASK_OPACITY) + np.asarray(_color(detection)) * MASK_OPACITY
+    return Image.fromarray(np.rint(pixels).astype(np.uint8))
+
+
 def draw_detections(image: Image.Image, detections: Sequence[Detection], classes: ClassList) -> Image.Image:
-    """A copy of ``image`` (RGB) with ``detections`` drawn on it."""
+    """A copy of ``image`` (RGB) with ``detections`` drawn on it (their masks first, if any)."""
     canvas = image.convert("RGB")
+    if any(detection.mask is not None for detection in detections):
+        canvas = fill_masks(canvas, detections)
     draw = ImageDraw.Draw(canvas)
     side = min(canvas.size)
     width = max(2, side // 250)
     font = ImageFont.load_default(size=max(12, side // 40))
     for detection in sorted(detections, key=lambda d: d.score):  # best drawn last, on top
-        color = PALETTE[detection.class_id % len(PALETTE)] if detection.class_id is not None else UNMATCHED
+        color = _color(detection)
         contrast = text_color(color)
         x1, y1, x2, y2 = detection.box
         draw.rectangle((x1 - 1, y1 - 1, x2 + 1, y2 + 1), outline=contrast, width=width + 2)

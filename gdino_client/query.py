@@ -15,6 +15,7 @@ from typing import Any
 
 from gdino_client.classes import ClassList
 from gdino_client.client import DetectionClient, ServerRefused
+from gdino_client.masks import MaskRequest
 from handler.contract import defaults
 from handler.contract.errors import ErrorType
 
@@ -35,17 +36,25 @@ class Thresholds:
 
 
 class Query:
-    """Sends one image with the run's caption or class list, falling back once when needed."""
+    """Sends one image with the run's caption or class list (and mask fields), falling back once when needed."""
 
-    def __init__(self, client: DetectionClient, classes: ClassList, thresholds: Thresholds, send_classes: bool):
+    def __init__(
+        self,
+        client: DetectionClient,
+        classes: ClassList,
+        thresholds: Thresholds,
+        send_classes: bool,
+        masks: MaskRequest | None = None,
+    ):
         self.client = client
         self.classes = classes
         self.thresholds = thresholds
         self.send_classes = send_classes
+        self.options = {**thresholds.fields(), **(masks.fields() if masks else {})}
         self._lock = threading.Lock()
 
     def _caption_fields(self) -> dict[str, Any]:
-        return {"caption": self.classes.caption(), **self.thresholds.fields()}
+        return {"caption": self.classes.caption(), **self.options}
 
     def _fall_back(self, error: ServerRefused) -> None:
         with self._lock:
@@ -62,7 +71,7 @@ class Query:
         """The server's response for ``image`` (raises RequestFailed)."""
         if self.send_classes:
             try:
-                return self.client.detect(image, {"classes": list(self.classes.names), **self.thresholds.fields()})
+                return self.client.detect(image, {"classes": list(self.classes.names), **self.options})
             except ServerRefused as error:
                 if error.status != 400 or error.error_type != ErrorType.UNKNOWN_FIELD:
                     raise

@@ -3,6 +3,8 @@
 A box's class id comes from the server's ``class_ids`` when it sent them (the ``classes``
 field), else from matching its phrase to the class list; a box whose phrase names no class
 keeps ``class_id`` None and is left out of the class-based formats (COCO, YOLO, Label Studio).
+A box's mask (``mask``, as the server sent it: a COCO RLE object or polygons) is there when the
+run asked for masks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class Detection:
     score: float
     phrase: str
     class_id: int | None
+    mask: Any = None  # COCO RLE object or polygons, at the image's size; None without masks
+    mask_score: float | None = None
 
     @property
     def xywh(self) -> tuple[float, float, float, float]:
@@ -49,11 +53,14 @@ def _class_ids(response: dict[str, Any], phrases: list[str], classes: ClassList)
 
 def image_result(key: str, response: dict[str, Any], classes: ClassList) -> ImageResult:
     """The result of one successful response."""
-    phrases = [str(phrase) for phrase in response.get("phrases") or [""] * len(response["boxes"])]
+    count = len(response["boxes"])
+    phrases = [str(phrase) for phrase in response.get("phrases") or [""] * count]
+    masks = response.get("masks") or [None] * count
+    mask_scores = response.get("mask_scores") or [None] * count
     detections = tuple(
-        Detection(tuple(float(v) for v in box), float(score), phrase, class_id)  # type: ignore[arg-type]
-        for box, score, phrase, class_id in zip(
-            response["boxes"], response["scores"], phrases, _class_ids(response, phrases, classes)
+        Detection(tuple(float(v) for v in box), float(score), phrase, class_id, mask, mask_score)  # type: ignore[arg-type]
+        for box, score, phrase, class_id, mask, mask_score in zip(
+            response["boxes"], response["scores"], phrases, _class_ids(response, phrases, classes), masks, mask_scores
         )
     )
     width, height = response["image_size"]
@@ -66,3 +73,5 @@ def check_response(response: object) -> None:
         raise ValueError(f"unexpected response: {str(response)[:200]}")
     if len(response["boxes"]) != len(response["scores"]) or len(response["image_size"]) != 2:
         raise ValueError(f"inconsistent response: {str(response)[:200]}")
+    if "masks" in response and len(response["masks"]) != len(response["boxes"]):
+        raise ValueError(f"inconsistent response: {len(response['masks'])} masks for {len(response['boxes'])} boxes")

@@ -24,6 +24,7 @@ from gdino_client.formats.files import write_json
 from gdino_client.journal import Journal
 from gdino_client.labelstudio.export import LabelStudioOptions
 from gdino_client.labelstudio.push import ProjectTarget, push
+from gdino_client.masks import MaskRequest
 from gdino_client.query import Query, Thresholds
 from gdino_client.results import ImageResult, check_response, image_result
 from gdino_client.retry import RetryPolicy
@@ -46,6 +47,7 @@ class AnnotateOptions:
     classes: ClassList
     send_classes: bool
     thresholds: Thresholds = Thresholds()
+    masks: MaskRequest | None = None  # also ask for a mask per box
     formats: tuple[str, ...] = FORMATS
     draw: bool = False
     concurrency: int = 8
@@ -65,13 +67,16 @@ class AnnotateOptions:
 
     def journal_settings(self) -> dict[str, Any]:
         """What makes results comparable; a journal made with other settings is not resumed."""
-        return {
+        settings: dict[str, Any] = {
             "model": self.model,
             "classes": list(self.classes.names),
             "send_classes": self.send_classes,
             "box_threshold": self.thresholds.box,
             "text_threshold": self.thresholds.text,
         }
+        if self.masks is not None:  # (only then, so journals of runs without masks still resume)
+            settings["masks"] = self.masks.fields()
+        return settings
 
 
 def _attempt(image: ImageFile, query: Query) -> dict[str, Any]:
@@ -102,7 +107,7 @@ def _outcomes(images: Sequence[ImageFile], query: Query, concurrency: int) -> It
 
 def _send(pending: Sequence[ImageFile], options: AnnotateOptions, journal: Journal, already: int, total: int) -> None:
     client = DetectionClient(options.url, options.model, options.token, options.timeout, options.retry)
-    query = Query(client, options.classes, options.thresholds, options.send_classes)
+    query = Query(client, options.classes, options.thresholds, options.send_classes, options.masks)
     failures = 0
     bar = tqdm(total=total, initial=already, unit="img", disable=not options.progress, dynamic_ncols=True)
     with bar, logging_redirect_tqdm():

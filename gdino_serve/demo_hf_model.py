@@ -96,15 +96,22 @@ def make_random_hf_model(model_type: str, out: Path, size: str = "tiny", seed: i
     )
     model = model_class(config).eval()
     calibrate(model)
+    return save_random_folder(model, processor, out, f"{model_type} {size}, seed {seed}", "detector")
+
+
+def save_random_folder(model: Any, processor: Any, out: Path, what: str, kind: str) -> Path:
+    """Save a random-weight ``model`` and its ``processor`` to the folder ``out`` (written beside it,
+    then moved into place), marked and logged as random weights (``what``: which model; ``kind``: what
+    it is not)."""
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     processor.save_pretrained(partial)
-    (partial / RANDOM_WEIGHTS_MARK).write_text(f"random weights ({model_type}, {size}, seed {seed}): not a detector\n")
+    (partial / RANDOM_WEIGHTS_MARK).write_text(f"random weights ({what}): not a {kind}\n")
     shutil.rmtree(out, ignore_errors=True)
     partial.replace(out)
     size_mb = (out / "model.safetensors").stat().st_size / 1e6
-    logger.warning("wrote %s (%s %s, %.1f MB, seed %d, RANDOM WEIGHTS)", out, model_type, size, size_mb, seed)
+    logger.warning("wrote %s (%s, %.1f MB, RANDOM WEIGHTS)", out, what, size_mb)
     return out
 
 

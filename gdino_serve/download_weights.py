@@ -2,7 +2,9 @@
 
 Two kinds: the original rf-groundingdino checkpoints (``--model``, from GitHub releases) and
 the Hugging Face ports served by the ``transformers`` back end (``--hf-model``: GroundingDINO,
-MM-Grounding-DINO, LLMDet), downloaded as a model folder from the hub.
+MM-Grounding-DINO, LLMDet), downloaded as a model folder from the hub. Mask models
+(``--mask-model``: SAM 2.1 and SAM, for masks of the boxes) come from the hub alike; their weights
+must be within 1% of the published size.
 
 Prints the checkpoint path (or model folder) on stdout (the last line), so shell scripts can use it. The download
 streams to a ``.partial`` file with a progress bar, then is checked: the byte count must equal the
@@ -17,6 +19,7 @@ import hashlib
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -76,6 +79,18 @@ HF_MODELS = {
     "iSEE-Laboratory/llmdet_large": HubModel("mm-grounding-dino", _LARGE),
 }
 HF_FILES = ["*.json", "*.txt", "model.safetensors"]  # config, processor, tokenizer, weights
+# Mask models: model.safetensors bytes (the architecture saved in float32, as published: SAM 2.1 folders
+# include the video memory modules), and how far a download may be off (the header's JSON varies a little).
+MASK_MODELS = {
+    "facebook/sam2.1-hiera-tiny": 155_906_920,
+    "facebook/sam2.1-hiera-small": 184_304_136,
+    "facebook/sam2.1-hiera-base-plus": 323_475_144,
+    "facebook/sam2.1-hiera-large": 897_896_272,
+    "facebook/sam-vit-base": 374_979_376,
+    "facebook/sam-vit-large": 1_249_428_032,
+    "facebook/sam-vit-huge": 2_564_432_184,
+}
+MASK_SIZE_TOLERANCE = 0.01
 
 
 class DownloadError(RuntimeError):
@@ -122,11 +137,10 @@ def download(weights: Weights, target: Path, sha256: str | None = None) -> Path:
     return target
 
 
-def download_hf(model_id: str, target: Path) -> Path:
-    """Fetch the hub folder ``model_id`` to ``target`` and check its weights' size; return ``target``."""
-    model = HF_MODELS[model_id]
+def _hub_folder(model_id: str, target: Path, size_ok: Callable[[int], bool], expected: str) -> Path:
+    """Fetch the hub folder ``model_id`` to ``target`` unless its weights are there; check their size."""
     weights = target / "model.safetensors"
-    if weights.exists() and weights.stat().st_size >= model.min_bytes:
+    if weights.exists() and size_ok(weights.stat().st_size):
         return target
     if not reachable(HUB):
         raise DownloadError("huggingface.co is not reachable from this machine")
@@ -134,19 +148,32 @@ def download_hf(model_id: str, target: Path) -> Path:
 
     snapshot_download(model_id, local_dir=target, allow_patterns=HF_FILES)  # progress bars included
     size = weights.stat().st_size if weights.exists() else 0
-    if size < model.min_bytes:
-        raise DownloadError(f"{weights}: {size} bytes, expected at least {model.min_bytes}")
+    if not size_ok(size):
+        raise DownloadError(f"{weights}: {size} bytes, expected {expected}")
     return target
 
 
-def _banner(target: Path, source: str) -> None:
+def download_hf(model_id: str, target: Path) -> Path:
+    """Fetch the GroundingDINO-family hub folder ``model_id`` to ``target``, checked; return ``target``."""
+    least = HF_MODELS[model_id].min_bytes
+    return _hub_folder(model_id, target, lambda size: size >= least, f"at least {least}")
+
+
+def download_mask_model(model_id: str, target: Path) -> Path:
+    """Fetch the mask model ``model_id`` (SAM 2.1 or SAM) to ``target``, its size checked; return ``target``."""
+    published = MASK_MODELS[model_id]
+    slack = published * MASK_SIZE_TOLERANCE
+    return _hub_folder(model_id, target, lambda size: abs(size - published) <= slack, f"{published} (within 1%)")
+
+
+def _banner(target: Path, source: str, answers: str = "detections") -> None:
     banner = "!" * 78
     for line in (
         banner,
-        "USING RANDOM-WEIGHT DEMO WEIGHTS: the service runs, detections are MEANINGLESS.",
+        f"USING RANDOM-WEIGHT DEMO WEIGHTS: the service runs, {answers} are MEANINGLESS.",
         f"  {target}",
         f"  Put the official weights in weights/ (or run this script where {source}",
-        "  is reachable) and rebuild the .mar for real detections.",
+        f"  is reachable) and rebuild the .mar for real {answers}.",
         banner,
     ):
         logger.warning(line)
@@ -164,6 +191,17 @@ def demo_hf_folder(model_id: str) -> Path:
     return target
 
 
+def demo_mask_folder(model_id: str) -> Path:
+    """A seeded random-weight folder of the mask model ``model_id``, at its full size, clearly named."""
+    from gdino_serve.demo_sam_model import make_random_sam_model
+
+    target = WEIGHTS / f"RANDOM_DEMO_mask_{model_id.split('/')[-1]}"
+    if not (target / "model.safetensors").exists():
+        make_random_sam_model(model_id, target)
+    _banner(target, "huggingface.co", "masks")
+    return target
+
+
 def demo_checkpoint(config: str) -> Path:
     """A seeded random-weight checkpoint in the official format, clearly named as such."""
     from gdino_serve.demo_checkpoint import make_random_checkpoint
@@ -176,7 +214,9 @@ def demo_checkpoint(config: str) -> Path:
 
 
 def fetch(args: argparse.Namespace) -> Path:
-    """The official weights the arguments name: a Hugging Face folder or an rf-groundingdino checkpoint."""
+    """The official weights the arguments name: a mask model, a Hugging Face folder or an rf-groundingdino checkpoint."""
+    if args.mask_model:
+        return download_mask_model(args.mask_model, WEIGHTS / args.mask_model.replace("/", "--"))
     if args.hf_model:
         return download_hf(args.hf_model, WEIGHTS / args.hf_model.replace("/", "--"))
     weights = CHECKPOINTS[args.model]
@@ -187,6 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", choices=sorted(CHECKPOINTS), default="swint_ogc")
     parser.add_argument("--hf-model", choices=sorted(HF_MODELS), help="a Hugging Face model (transformers back end)")
+    parser.add_argument("--mask-model", choices=sorted(MASK_MODELS), help="a mask model (SAM 2.1 or SAM)")
     parser.add_argument("--sha256", help="expected sha256 of the file (checked when given)")
     parser.add_argument(
         "--demo-fallback",
@@ -203,7 +244,10 @@ def main() -> None:
         if not args.demo_fallback:
             raise SystemExit(f"download failed: {error}") from None
         logger.warning("official weights unavailable (%s)", error)
-        path = demo_hf_folder(args.hf_model) if args.hf_model else demo_checkpoint(CHECKPOINTS[args.model].config)
+        if args.mask_model:
+            path = demo_mask_folder(args.mask_model)
+        else:
+            path = demo_hf_folder(args.hf_model) if args.hf_model else demo_checkpoint(CHECKPOINTS[args.model].config)
     sys.stdout.write(f"{path}\n")
 
 

@@ -4,6 +4,8 @@ Two kinds of model, each a :class:`ModelFiles`: an rf-groundingdino checkpoint w
 config (:class:`UpstreamModel`, the ``upstream`` back end), or a Hugging Face model folder
 (:class:`HuggingFaceModel`, the ``transformers`` back end; its ``model.safetensors`` becomes the
 archive's serialized file and the rest of the folder, config and tokenizer, goes in as ``hf_model/``).
+Either may carry a mask model (:class:`WithMaskModel`): a SAM / SAM 2 folder that goes in whole
+as ``mask_model/`` and is named by the ``mask_model`` handler setting.
 
 The archive holds everything the worker needs, so TorchServe starts it with no network and no
 per-model pip install: the ``handler`` package (only what serving needs), the model's files and,
@@ -37,6 +39,7 @@ ENTRY = HANDLER_PACKAGE / "frontends" / "torchserve" / "torchserve_handler.py"  
 BERT_FILES = ("vocab.txt", "config.json", "tokenizer_config.json")
 HF_FOLDER = "hf_model"  # where a Hugging Face model folder's files lie in the model dir
 HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+MASK_FOLDER = "mask_model"  # where the mask model's folder lies in the model dir
 
 logger = logging.getLogger("build_mar")
 
@@ -120,6 +123,30 @@ class HuggingFaceModel:
         return {"backend": "transformers", "model_config": HF_FOLDER}
 
 
+@dataclass(frozen=True)
+class WithMaskModel:
+    """A detector's files plus a mask model folder (``save_pretrained`` SAM / SAM 2), weights included."""
+
+    detector: ModelFiles
+    mask_folder: Path
+
+    @property
+    def weights(self) -> Path:
+        return self.detector.weights
+
+    def files(self) -> dict[str, Path]:
+        mask_files = [*hf_folder_files(self.mask_folder), hf_weights(self.mask_folder).relative_to(self.mask_folder)]
+        return {**self.detector.files(), **{f"{MASK_FOLDER}/{path}": self.mask_folder / path for path in mask_files}}
+
+    def handler_settings(self) -> dict[str, Any]:
+        return {**self.detector.handler_settings(), "mask_model": MASK_FOLDER}
+
+
+def with_mask_model(model: ModelFiles, mask_folder: Path | None) -> ModelFiles:
+    """``model`` with the mask model of ``mask_folder``, or ``model`` itself without one."""
+    return model if mask_folder is None else WithMaskModel(model, mask_folder)
+
+
 def merged_model_yaml(
     model: ModelFiles,
     overrides: Mapping[str, Any] | None = None,
@@ -197,6 +224,7 @@ def main() -> None:
     model.add_argument("--checkpoint", type=Path, help="rf-groundingdino checkpoint (.pth), with --config")
     model.add_argument("--hf-model", type=Path, help="Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder")
     parser.add_argument("--config", type=Path, default=FULL_CONFIG)
+    parser.add_argument("--mask-model", type=Path, help="a SAM / SAM 2 folder: answer masks for the boxes")
     parser.add_argument("--export-path", type=Path, default=REPO / "model_store")
     parser.add_argument("--model-name", default=defaults.MODEL_NAME)
     parser.add_argument("--batch-size", type=int, help="override batchSize")
@@ -209,4 +237,6 @@ def main() -> None:
     if args.workers:
         overrides.update(minWorkers=args.workers, maxWorkers=args.workers)
     source = HuggingFaceModel(args.hf_model) if args.hf_model else UpstreamModel(args.checkpoint, args.config)
-    build_archive(source, args.export_path, args.model_name, overrides)
+    build_archive(
+        with_mask_model(source, args.mask_model), args.export_path, model_name=args.model_name, overrides=overrides
+    )

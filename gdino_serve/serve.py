@@ -1,5 +1,5 @@
-"""Serve a checkpoint (or a Hugging Face folder, ``--hf-model``) with TorchServe: cached model store,
-workers per GPU, clean stop on SIGTERM.
+"""Serve a checkpoint (or a Hugging Face folder, ``--hf-model``), optionally with a mask model
+(``--mask-model``), with TorchServe: cached model store, workers per GPU, clean stop on SIGTERM.
 
 What ``scripts/serve.sh`` and the container run. The model store is built once per checkpoint and
 code version (gdino_serve/model_store_cache.py), never at every start; the worker count is GPUs x
@@ -16,7 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gdino_serve.model_archive import HuggingFaceModel, ModelFiles, UpstreamModel
+from gdino_serve.download_weights import MASK_MODELS
+from gdino_serve.model_archive import HuggingFaceModel, ModelFiles, UpstreamModel, with_mask_model
 from gdino_serve.model_store_cache import cached_model_store
 from gdino_serve.paths import FULL_CONFIG, REPO
 from gdino_serve.torchserve_runner import TorchServe, serve_until_stopped
@@ -26,10 +27,10 @@ from handler.contract import defaults
 logger = logging.getLogger("serve_model")
 
 
-def official_or_demo_checkpoint() -> Path:
-    """The official Swin-T weights (downloaded once), or the loudly labelled random demo."""
+def official_or_demo(*choice: str) -> Path:
+    """The official weights ``choice`` names (downloaded once), or the loudly labelled random demo."""
     found = subprocess.run(
-        [sys.executable, "-m", "gdino_serve.download_weights", "--demo-fallback"],
+        [sys.executable, "-m", "gdino_serve.download_weights", *choice, "--demo-fallback"],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -37,17 +38,31 @@ def official_or_demo_checkpoint() -> Path:
     return Path(found.stdout.strip().splitlines()[-1])
 
 
+def mask_model_folder(name_or_folder: str | None) -> Path | None:
+    """The mask model folder ``--mask-model`` names: a folder as it is, or a published name
+    (downloaded and checked, else a random demo of its size); None without the option."""
+    if not name_or_folder:
+        return None
+    if Path(name_or_folder).is_dir():
+        return Path(name_or_folder).resolve()
+    if name_or_folder in MASK_MODELS:
+        return official_or_demo("--mask-model", name_or_folder)
+    raise SystemExit(f"--mask-model {name_or_folder!r} is neither a folder nor one of {', '.join(MASK_MODELS)}")
+
+
 def model_files(args: argparse.Namespace) -> ModelFiles:
-    """A Hugging Face folder (``--hf-model``), else a checkpoint with its config (official or demo by default)."""
+    """A Hugging Face folder (``--hf-model``), else a checkpoint with its config (official or demo by
+    default); with the mask model of ``--mask-model``, if any."""
+    mask_folder = mask_model_folder(args.mask_model)
     if args.hf_model:
         if args.checkpoint:
             raise SystemExit("give --checkpoint or --hf-model, not both")
-        return HuggingFaceModel(args.hf_model.resolve())
-    checkpoint = args.checkpoint or official_or_demo_checkpoint()
+        return with_mask_model(HuggingFaceModel(args.hf_model.resolve()), mask_folder)
+    checkpoint = args.checkpoint or official_or_demo()
     if not checkpoint.is_file():
         raise SystemExit(f"checkpoint {checkpoint} not found")
     config = args.config if args.config.is_absolute() else REPO / args.config
-    return UpstreamModel(checkpoint.resolve(), config)
+    return with_mask_model(UpstreamModel(checkpoint.resolve(), config), mask_folder)
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,6 +80,12 @@ def parse_args() -> argparse.Namespace:
         default=env("HF_MODEL"),
         help="$HF_MODEL: a Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder, served by the "
         "transformers back end instead of --checkpoint",
+    )
+    parser.add_argument(
+        "--mask-model",
+        default=env("MASK_MODEL"),
+        help=f"$MASK_MODEL: a mask model to answer masks for the boxes, a SAM / SAM 2 folder or one of "
+        f"{', '.join(MASK_MODELS)} (downloaded, else a random-weight demo of its size)",
     )
     parser.add_argument(
         "--config",

@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/retry_downloads.sh
 profile="${1:-serve}"
 requirements=(-r requirements-client.txt -r requirements.txt)
-[ "$profile" = dev ] && requirements+=(-r requirements-test.txt)
+[ "$profile" = dev ] && requirements+=(-r requirements-test.txt -r requirements-labelstudio.txt)
 
 java_ok() { command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -qE 'version "(1[1-9]|[2-9][0-9])'; }
 if ! java_ok; then

@@ -1,4 +1,5 @@
-"""``gdino-annotate``: a folder of images through the service into COCO, Label Studio, YOLO and JSONL."""
+"""``gdino-annotate``: a folder of images through the service into COCO, Label Studio, YOLO and JSONL
+(with ``--masks``: segmentation masks in every one of them)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from gdino_client.commands.arguments import (
 from gdino_client.formats import parse_formats
 from gdino_client.journal import JournalMismatch
 from gdino_client.labelstudio.api import LabelStudioError
-from gdino_client.labelstudio.export import LabelStudioOptions
+from gdino_client.labelstudio.export import MASK_TYPES, LabelStudioOptions
 from gdino_client.labelstudio.push import ProjectTarget
+from gdino_client.masks import BRUSH_EXTRA, MaskRequest, brush_available
 from gdino_client.query import Thresholds
 from gdino_client.retry import RetryPolicy
 from gdino_client.runner import AnnotateOptions, requested_classes, run
@@ -51,7 +53,28 @@ def parser() -> argparse.ArgumentParser:
         default=parse_formats("all"),
         help="comma-separated: coco,labelstudio,yolo,jsonl or all (default all)",
     )
-    p.add_argument("--draw", action="store_true", help="also draw the boxes into OUT/annotated/")
+    p.add_argument("--draw", action="store_true", help="also draw the boxes (and masks) into OUT/annotated/")
+    p.add_argument(
+        "--masks",
+        action="store_true",
+        help="also ask for a mask per box (the server needs a mask model): COCO segmentation, YOLO segmentation "
+        "labels, Label Studio brush or polygon regions, filled masks in the drawn pictures",
+    )
+    p.add_argument(
+        "--mask-format",
+        choices=("rle", "polygon"),
+        default=defaults.MASK_FORMAT,
+        help="masks as the server sends them and COCO stores them (default %(default)s)",
+    )
+    p.add_argument(
+        "--mask-threshold", type=float, default=defaults.MASK_THRESHOLD, help="mask probability (default %(default)s)"
+    )
+    p.add_argument(
+        "--ls-masks",
+        choices=MASK_TYPES,
+        help="Label Studio mask regions: brush (BrushLabels; needs the labelstudio extra) or polygon "
+        "(PolygonLabels); default brush when the extra is installed, else polygon",
+    )
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default %(default)s)")
     p.add_argument(
         "--timeout", type=float, default=defaults.CLIENT_TIMEOUT_S, help="seconds per request (default %(default)s)"
@@ -102,6 +125,18 @@ def project_target(args: argparse.Namespace) -> ProjectTarget | None:
     return ProjectTarget(args.ls_url, args.ls_token, args.ls_project, root)
 
 
+def labelstudio_mask_type(args: argparse.Namespace) -> str | None:
+    """How Label Studio gets the masks: the asked type, else brush when its encoder is installed."""
+    if not args.masks:
+        return None
+    if args.ls_masks == "brush" and not brush_available():
+        raise ValueError(f"--ls-masks brush: {BRUSH_EXTRA}")
+    if args.ls_masks is None and not brush_available():
+        logger.warning("Label Studio masks as polygons (%s for brush masks)", BRUSH_EXTRA)
+        return "polygon"
+    return args.ls_masks or "brush"
+
+
 def options_from(args: argparse.Namespace) -> AnnotateOptions:
     classes, send_classes = requested_classes(
         args.caption, args.classes_file or (args.classes.split(",") if args.classes is not None else None)
@@ -113,6 +148,7 @@ def options_from(args: argparse.Namespace) -> AnnotateOptions:
         classes=classes,
         send_classes=send_classes,
         thresholds=Thresholds(args.box_threshold, args.text_threshold),
+        masks=MaskRequest(args.mask_format, args.mask_threshold) if args.masks else None,
         formats=args.formats,
         draw=args.draw,
         concurrency=args.concurrency,
@@ -120,7 +156,13 @@ def options_from(args: argparse.Namespace) -> AnnotateOptions:
         token=service_token(args),
         timeout=args.timeout,
         retry=RetryPolicy(args.attempts, args.backoff, args.max_backoff),
-        labelstudio=LabelStudioOptions(args.ls_from_name, args.ls_to_name, args.ls_image_prefix, args.model_version),
+        labelstudio=LabelStudioOptions(
+            args.ls_from_name,
+            args.ls_to_name,
+            args.ls_image_prefix,
+            args.model_version,
+            mask_type=labelstudio_mask_type(args),
+        ),
         labelstudio_project=project_target(args),
         limit=args.limit,
         fresh=args.fresh,

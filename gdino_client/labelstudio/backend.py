@@ -1,8 +1,10 @@
 """Label Studio ML backend: Label Studio's model protocol (``GET /health``, ``POST /setup``,
 ``POST /predict``, ``POST /webhook``) in front of the detection service, so a project can
 "connect a model" and get pre-annotations on demand. The labels of the project's
-``<RectangleLabels>`` are the class list; task images are fetched from Label Studio with its API
-token (``--ls-url``/``--ls-token``, else the host and token Label Studio sends with ``/setup``).
+``<RectangleLabels>`` are the class list; when the config also (or only) has ``<BrushLabels>`` or
+``<PolygonLabels>``, the service is asked for masks and they come back as brush or polygon regions.
+Task images are fetched from Label Studio with its API token (``--ls-url``/``--ls-token``, else the
+host and token Label Studio sends with ``/setup``).
 
 One model version string: Label Studio makes the title a project connects the model under the
 project's ``model_version``, so ``/setup`` answers with that title and the predictions carry it
@@ -28,6 +30,7 @@ from gdino_client.http_serving import send_json
 from gdino_client.labelstudio.api import LabelStudio, LabelStudioError
 from gdino_client.labelstudio.config import BoxTarget, UnusableConfig, box_target
 from gdino_client.labelstudio.export import LabelStudioOptions, prediction
+from gdino_client.masks import BRUSH_EXTRA, MaskRequest, brush_available
 from gdino_client.query import Query, Thresholds
 from gdino_client.results import check_response, image_result
 from handler.contract import defaults
@@ -74,6 +77,17 @@ def project_id(project: object) -> str:
     return str(project).split(".")[0]
 
 
+def usable_target(label_config: str) -> BoxTarget:
+    """The config's target, or a 400 saying why this backend cannot fill it."""
+    try:
+        target = box_target(label_config)
+    except UnusableConfig as error:
+        raise BackendError(400, str(error)) from None
+    if target.mask_type == "brush" and not brush_available():
+        raise BackendError(400, f"the labeling config asks for <BrushLabels>: {BRUSH_EXTRA} on this backend")
+    return target
+
+
 class Predictor:
     """Answers the protocol's calls; Label Studio connections are kept per project."""
 
@@ -91,10 +105,7 @@ class Predictor:
     def setup(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check the project's labeling config; remember how to reach its Label Studio; answer the
         model version the project shows."""
-        try:
-            target = box_target(str(body.get("schema", "")))
-        except UnusableConfig as error:
-            raise BackendError(400, str(error)) from None
+        target = usable_target(str(body.get("schema", "")))
         project = str(body.get("project"))
         if self.label_studio is None and body.get("hostname") and body.get("access_token"):
             with self._lock:
@@ -135,18 +146,20 @@ class Predictor:
         response = query.detect(ls.fetch(str(url)))
         check_response(response)
         result = image_result(str(url), response, target.classes)
-        return prediction(
-            result, target.classes, LabelStudioOptions(target.from_name, target.to_name, model_version=version)
+        options = LabelStudioOptions(
+            target.from_name,
+            target.to_name,
+            model_version=version,
+            mask_type=target.mask_type,
+            mask_from_name=target.mask_from_name or "",
         )
+        return prediction(result, target.classes, options)
 
     def predict(self, body: dict[str, Any]) -> dict[str, Any]:
         """One prediction per task, in order; a task that fails gets an empty one (logged),
         and the call fails only when every task did. Logs one line per call."""
         started = time.monotonic()
-        try:
-            target = box_target(str(body.get("label_config", "")))
-        except UnusableConfig as error:
-            raise BackendError(400, str(error)) from None
+        target = usable_target(str(body.get("label_config", "")))
         tasks = body.get("tasks") or []
         project = str(body.get("project"))
         ls = self._connection(project)
@@ -155,7 +168,8 @@ class Predictor:
                 500, "no Label Studio to fetch images from: start the backend with --ls-url and --ls-token"
             )
         version = self.model_version(project)
-        query = Query(self.client, target.classes, self.settings.thresholds, send_classes=True)
+        masks = MaskRequest() if target.wants_masks else None
+        query = Query(self.client, target.classes, self.settings.thresholds, send_classes=True, masks=masks)
 
         def attempt(task: dict[str, Any]) -> dict[str, Any] | str:
             try:

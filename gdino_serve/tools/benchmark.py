@@ -8,6 +8,8 @@ and drafted vs full JPEG decoding; it writes results.json, results.md and result
 
     python -m gdino_serve.tools.benchmark            # full Swin-T at 800 px (about 20-30 min on 2 CPU cores)
     python -m gdino_serve.tools.benchmark --quick    # smoke run (about 3 min)
+    python -m gdino_serve.tools.benchmark --mask-models facebook/sam2.1-hiera-tiny facebook/sam-vit-base
+                                                     # the mask stage only (gdino_serve/tools/benchmark_masks.py)
 
 The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
 """
@@ -34,6 +36,7 @@ from PIL import Image
 from gdino_serve.demo_checkpoint import cached_random_checkpoint
 from gdino_serve.model_archive import build_mar
 from gdino_serve.paths import FULL_CONFIG, REPO
+from gdino_serve.tools.benchmark_masks import run_mask_benchmark
 from gdino_serve.tools.benchmark_report import write_report
 from gdino_serve.tools.compare_detections import mean_agreement, with_grey_level_noise
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
@@ -68,6 +71,7 @@ class Options:
     skip_http: bool
     batch_images: int
     noise_floor: bool
+    mask_models: tuple[str, ...] = ()  # measure the mask stage of these mask models instead
 
 
 def benchmark_images() -> dict[str, bytes]:
@@ -345,6 +349,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         "--batch-images", type=int, help="requests per batch in the exact-batching comparison (default 8; quick 4)"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: small images, few requests, no noise floor")
+    parser.add_argument(
+        "--mask-models",
+        nargs="+",
+        default=(),
+        help="measure only the mask stage (per image and per box, as a ratio to detection) of these mask models",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     return Options(
@@ -358,12 +368,16 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         skip_http=args.skip_http,
         batch_images=args.batch_images or (4 if quick else 8),
         noise_floor=not quick,
+        mask_models=tuple(args.mask_models),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = parse_options(argv)
+    if options.mask_models:
+        run_mask_benchmark(options.mask_models, options.out)
+        return
     started = time.perf_counter()
     results = run(options)
     results["benchmark_wall_s"] = time.perf_counter() - started

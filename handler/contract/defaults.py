@@ -16,6 +16,11 @@ TEXT_THRESHOLD = 0.25
 MAX_DETECTIONS = 100  # per response, for requests that do not send 'max_detections'
 MAX_DETECTIONS_LIMIT = 1000  # the largest 'max_detections' a request may ask for
 
+MASK_FORMAT = "rle"  # 'mask_format' of requests that ask for masks: COCO RLE ("rle") or polygons ("polygon")
+MASK_THRESHOLD = 0.5  # mask probability a pixel must exceed (SAM's logit 0)
+MAX_MASK_BOXES = 100  # boxes segmented per request at most (a request asking for more is refused)
+MASK_BACKEND = "sam"  # which mask back end reads the mask model folder (handler.backends)
+
 # Model input size: short side, long side at most (the reference's T.RandomResize([800], max_size=1333)).
 RESIZE_SHORT = 800
 RESIZE_MAX = 1333

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -12,7 +13,10 @@ class Detections:
     """Kept detections of one image, highest score first (n rows everywhere).
 
     ``boxes`` are in the request's box format, in pixels of the displayed image or divided by
-    its size when ``normalized``; front ends round them for transport.
+    its size when ``normalized``; front ends round them for transport. ``pixel_boxes`` are the
+    same boxes as pixel (x1, y1, x2, y2), what a mask model is prompted with. ``masks`` (one per
+    box, in the request's mask format: a COCO RLE object or polygons) and ``mask_scores`` are
+    there when the request asked for masks, else None.
     """
 
     boxes: torch.Tensor  # float (n, 4)
@@ -22,3 +26,6 @@ class Detections:
     phrases: tuple[str, ...]  # matched caption text of each detection
     image_size: tuple[int, int]  # (width, height) of the image as displayed
     normalized: bool = False
+    pixel_boxes: torch.Tensor | None = None  # float (n, 4) x1, y1, x2, y2 in displayed pixels
+    masks: tuple[Any, ...] | None = None
+    mask_scores: torch.Tensor | None = None  # float (n,): the mask model's predicted IoU of each mask

@@ -3,7 +3,8 @@
 An exception escaping the handler would turn TorchServe's whole batch into an anonymous 503.
 Instead, when :func:`handler.core.batching.predict_batch` raises:
 
-* out of memory (``torch.OutOfMemoryError`` on CUDA, ``MemoryError`` on the CPU): the call is
+* out of memory (``torch.OutOfMemoryError`` on CUDA; on the CPU ``MemoryError`` or the allocator's
+  ``RuntimeError``, :func:`is_out_of_memory`): the call is
   split in halves and each half retried, since a smaller call needs less memory, down to one
   input; an input that runs out of memory alone gets :class:`ModelOutOfMemory` (507);
 * any other exception: each input is retried alone, so the failing one is found and its
@@ -27,7 +28,19 @@ from handler.core.detector import Detector
 logger = logging.getLogger(__name__)
 
 OUT_OF_MEMORY = (torch.OutOfMemoryError, MemoryError)
+CPU_ALLOCATOR_FAILURE = "can't allocate memory"  # torch's DefaultCPUAllocator raises a plain RuntimeError
 ModelOutcome = RawDetections | InferenceError
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether a model call failed for want of memory (CUDA, or the CPU allocator)."""
+    return isinstance(exc, OUT_OF_MEMORY) or (isinstance(exc, RuntimeError) and CPU_ALLOCATOR_FAILURE in str(exc))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The exception's type and first line, for the log."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"
 
 
 def _describe(item: ModelInput) -> str:
@@ -35,7 +48,7 @@ def _describe(item: ModelInput) -> str:
     return f"image {tuple(item.image.shape)} caption {caption!r}"
 
 
-def _release_cached_memory(device: torch.device) -> None:
+def release_cached_memory(device: torch.device) -> None:
     """Give the allocator's cached blocks back before a retry (CUDA keeps them otherwise)."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -47,15 +60,13 @@ def predict_or_errors(detector: Detector, inputs: Sequence[ModelInput], limits: 
         return []
     try:
         return list(predict_batch(detector, inputs, limits))
-    except OUT_OF_MEMORY as exc:
-        out_of_memory = True
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    except Exception as exc:  # a bug or a device error: find the input that causes it
-        out_of_memory = False
-        reason = f"{type(exc).__name__}: {exc}"
-        logger.error("model call of %d input(s) failed", len(inputs), exc_info=True)
+    except Exception as exc:  # out of memory, or a bug or a device error: find the input that causes it
+        out_of_memory = is_out_of_memory(exc)
+        reason = failure_reason(exc)
+        if not out_of_memory:
+            logger.error("model call of %d input(s) failed", len(inputs), exc_info=True)
     # Retries run outside the except block: the traceback holds the failed call's tensors.
-    _release_cached_memory(detector.device)
+    release_cached_memory(detector.device)
     if len(inputs) == 1:
         if out_of_memory:
             logger.error("out of memory on one input alone (%s): answering 507; %s", _describe(inputs[0]), reason)

@@ -56,4 +56,5 @@ def build_detections(
         ),
         image_size=(int(size[0]), int(size[1])),
         normalized=request.normalized,
+        pixel_boxes=boxes[keep],
     )

@@ -17,6 +17,7 @@ from typing import Any
 from handler.contract import defaults
 from handler.contract.class_names import classes_caption, parse_classes
 from handler.contract.errors import ErrorType, InvalidInput
+from handler.contract.mask_codec import MASK_FORMATS
 from handler.core.box_format import BOX_FORMATS
 from handler.core.settings import HandlerSettings
 
@@ -24,8 +25,9 @@ IMAGE_FIELD = "image"
 TEXT_FIELDS = ("caption", "classes")
 THRESHOLD_FIELDS = ("box_threshold", "text_threshold")
 OUTPUT_FIELDS = ("nms_threshold", "class_agnostic_nms", "max_detections", "box_format", "normalized")
+MASK_FIELDS = ("masks", "mask_format", "mask_threshold")
 ALIASES = {"caption_threshold": "text_threshold"}
-KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *ALIASES))
+KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *MASK_FIELDS, *ALIASES))
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
@@ -49,6 +51,9 @@ class DetectionRequest:
     max_detections: int = defaults.MAX_DETECTIONS
     box_format: str = "xyxy"
     normalized: bool = False
+    masks: bool = False  # one mask per returned box (the served model needs a mask model)
+    mask_format: str = defaults.MASK_FORMAT
+    mask_threshold: float = defaults.MASK_THRESHOLD
 
 
 def normalize_caption(caption: str) -> str:
@@ -142,12 +147,11 @@ def _count(name: str, value: Any, limit: int) -> int:
     return value
 
 
-def _box_format(value: Any) -> str:
-    text = _text("box_format", value).strip().lower()
-    if text not in BOX_FORMATS:
-        raise InvalidInput(
-            f"'box_format' must be one of {', '.join(BOX_FORMATS)}, got {text!r}", ErrorType.INVALID_PARAMETER
-        )
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """One of ``choices``, case-insensitive."""
+    text = _text(name, value).strip().lower()
+    if text not in choices:
+        raise InvalidInput(f"'{name}' must be one of {', '.join(choices)}, got {text!r}", ErrorType.INVALID_PARAMETER)
     return text
 
 
@@ -158,7 +162,7 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
         "nms_threshold": lambda value: _threshold("nms_threshold", value),
         "class_agnostic_nms": lambda value: _flag("class_agnostic_nms", value),
         "max_detections": lambda value: _count("max_detections", value, defaults.MAX_DETECTIONS_LIMIT),
-        "box_format": _box_format,
+        "box_format": lambda value: _choice("box_format", value, BOX_FORMATS),
         "normalized": lambda value: _flag("normalized", value),
     }
     options: dict[str, Any] = {name: parsers[name](value) for name, value in present.items()}
@@ -168,6 +172,38 @@ def _output_options(fields: Mapping[str, Any], settings: HandlerSettings) -> dic
             "'class_agnostic_nms' needs 'nms_threshold' (the IoU above which boxes are merged)",
             ErrorType.INVALID_PARAMETER,
         )
+    return options
+
+
+def _mask_threshold(value: Any) -> float:
+    threshold = _threshold("mask_threshold", value)
+    if not 0.0 < threshold < 1.0:
+        raise InvalidInput(
+            f"'mask_threshold' must lie strictly between 0 and 1 (a mask probability), got {threshold}",
+            ErrorType.INVALID_PARAMETER,
+        )
+    return threshold
+
+
+def _mask_options(fields: Mapping[str, Any], settings: HandlerSettings, max_detections: int) -> dict[str, Any]:
+    """Whether to segment the boxes, and how; mask options without ``masks: true`` are refused."""
+    present = {name: fields[name] for name in MASK_FIELDS if fields.get(name) is not None}
+    if not (_flag("masks", present["masks"]) if "masks" in present else False):
+        options = sorted(set(present) - {"masks"})
+        if options:
+            raise InvalidInput(f"'{options[0]}' needs 'masks': true", ErrorType.INVALID_PARAMETER)
+        return {}
+    if max_detections > settings.max_mask_boxes:
+        raise InvalidInput(
+            f"'masks' segments at most {settings.max_mask_boxes} boxes per request, but 'max_detections' is "
+            f"{max_detections}: send 'max_detections' of at most {settings.max_mask_boxes} with 'masks'",
+            ErrorType.INVALID_PARAMETER,
+        )
+    options: dict[str, Any] = {"masks": True}
+    if "mask_format" in present:
+        options["mask_format"] = _choice("mask_format", present["mask_format"], MASK_FORMATS)
+    if "mask_threshold" in present:
+        options["mask_threshold"] = _mask_threshold(present["mask_threshold"])
     return options
 
 
@@ -221,10 +257,12 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
         name: _threshold(name, fields[name]) if fields.get(name) is not None else getattr(settings, name)
         for name in THRESHOLD_FIELDS
     }
+    output = _output_options(fields, settings)
     return DetectionRequest(
         image=decode_image_field(fields[IMAGE_FIELD]),
         caption=caption,
         classes=classes,
         **thresholds,
-        **_output_options(fields, settings),
+        **output,
+        **_mask_options(fields, settings, output["max_detections"]),
     )

@@ -27,6 +27,9 @@ class HandlerSettings:
     max_sub_batch: int = 8  # largest model call on CUDA (multi-threaded CPU calls hold one caption: batching.py)
     dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see the back ends' dtypes module
     warmup: bool = True
+    mask_model: str = ""  # the mask model's folder (relative to the model dir); "" serves no masks
+    mask_backend: str = defaults.MASK_BACKEND  # a registered mask back end, or module:Class
+    max_mask_boxes: int = defaults.MAX_MASK_BOXES  # boxes segmented per request at most
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> HandlerSettings:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-STAGES = ("decode", "preprocess", "model", "postprocess")
+STAGES = ("decode", "preprocess", "model", "postprocess", "masks")
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 
 from gdino_serve.tools.labelstudio_runner import LabelStudioServer
 from gdino_serve.torchserve_runner import TorchServe
+from tests.support import fault_injection
 from tests.support.model_inputs import TEST_HANDLER_SETTINGS
 from tests.support.tiny_server import FAST_SETTINGS, serve_tiny_mar
 
@@ -29,6 +30,25 @@ def fast_served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFa
     """The tiny model on 128-160 px inputs, batchSize 8, 20 ms batch delay: cheap requests in bulk."""
     store = tmp_path_factory.mktemp("fast_store")
     with serve_tiny_mar(tiny_checkpoint, store, {"batchSize": 8, "maxBatchDelay": 20}, FAST_SETTINGS) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mask_served_model(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
+    """The tiny model with a tiny random SAM 2.1 mask model (fast inputs, batchSize 8, 500 ms batch
+    delay), through the fault-injecting mask back end: images of its widths fail on purpose."""
+    from gdino_serve.demo_sam_model import cached_random_sam_model
+
+    store = tmp_path_factory.mktemp("mask_store")
+    settings = {**FAST_SETTINGS, "mask_backend": "fault_injection:FaultInjectingSegmenter"}
+    with serve_tiny_mar(
+        tiny_checkpoint,
+        store,
+        {"batchSize": 8, "maxBatchDelay": 500},
+        settings,
+        extra_modules=[fault_injection.__file__],
+        mask_model=cached_random_sam_model("tiny-sam2"),
+    ) as server:
         yield server
 
 

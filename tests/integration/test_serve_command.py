@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,22 +17,29 @@ import requests
 import torch
 
 from gdino_serve.demo_hf_model import cached_random_hf_model
+from gdino_serve.demo_sam_model import cached_random_sam_model
+from gdino_serve.download_weights import MASK_MODELS
 from gdino_serve.model_archive import HuggingFaceModel, merged_model_yaml
 from gdino_serve.paths import TINY_CONFIG
 from gdino_serve.ports import free_ports
 from handler.backends import load_pipeline
+from handler.contract.mask_codec import decode_rle
 from handler.core.settings import HandlerSettings
 from handler.frontends.http.batch_answers import answer_bodies
 from tests.support.background_jobs import ignore_sigint
+from tests.support.images import b64
 
 pytestmark = pytest.mark.integration
 
 
-def serve(checkpoint: Path, cache: Path, ports: list[int], log: Path, hf_model: bool = False) -> subprocess.Popen:
+def serve(
+    checkpoint: Path, cache: Path, ports: list[int], log: Path, hf_model: bool = False, extra: Sequence[str] = ()
+) -> subprocess.Popen:
     """The serve command in the background, on ``checkpoint`` (a Hugging Face folder when ``hf_model``)."""
     model = (
         ["--hf-model", str(checkpoint)] if hf_model else ["--checkpoint", str(checkpoint), "--config", str(TINY_CONFIG)]
     )
+    model += list(extra)
     command = [
         sys.executable,
         "-m",
@@ -107,3 +115,29 @@ def test_serve_command_serves_a_hugging_face_folder_with_the_transformers_back_e
     (expected,) = answer_bodies(pipeline, [request])
     assert served.status_code == 200, served.text
     assert expected["boxes"] and served.json() == expected
+
+
+@pytest.mark.masks
+def test_serve_command_serves_a_full_size_sam2_mask_model_folder_offline(tiny_checkpoint: Path, tmp_path: Path, photos):
+    """``--mask-model FOLDER`` with a full-size random sam2.1-hiera-tiny folder (the published layout and
+    size): archived with the detector, loaded offline by the worker, answering one mask per box."""
+    name = "facebook/sam2.1-hiera-tiny"
+    folder = cached_random_sam_model(name)
+    assert abs((folder / "model.safetensors").stat().st_size - MASK_MODELS[name]) < 0.01 * MASK_MODELS[name]
+    ports, log = free_ports(3), tmp_path / "serve.log"
+    process = serve(tiny_checkpoint, tmp_path / "cache", ports, log, extra=["--mask-model", str(folder)])
+    request = {"image": b64(photos["coffee.png"]), "caption": "cup . saucer", "box_threshold": 0.3, "max_detections": 2}
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{ports[0]}", log, timeout=600)
+        url = f"http://127.0.0.1:{ports[0]}/predictions/groundingdino"
+        reply = requests.post(url, json={**request, "masks": True}, timeout=600)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert reply.status_code == 200, reply.text
+    answer = reply.json()
+    assert len(answer["masks"]) == len(answer["boxes"]) == 2 and len(answer["mask_scores"]) == 2
+    width, height = answer["image_size"]
+    assert all(decode_rle(rle).shape == (height, width) for rle in answer["masks"])
+    [store] = (tmp_path / "cache").iterdir()
+    assert (store / "groundingdino" / "mask_model" / "model.safetensors").stat().st_size == MASK_MODELS[name]

@@ -1,9 +1,10 @@
 """A stand-in for the detection service on a free loopback port (stdlib ``http.server``).
 
 It answers like the real one, deterministically: one box per requested class (at most three),
-placed by the image's size, so format tests know exactly what to expect. ``script`` makes it
+placed by the image's size, so format tests know exactly what to expect; asked for masks, each
+box's mask is the ellipse inscribed in it (:func:`fake_mask`), in the asked format. ``script`` makes it
 answer given error statuses first (e.g. [503, 503] then 200s); ``accept_classes=False`` makes
-it an older server that refuses the ``classes`` field.
+it an older server that refuses the ``classes`` field; ``masks_available=False`` one served without a mask model.
 """
 
 from __future__ import annotations
@@ -18,9 +19,26 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from gdino_client.http_serving import send_json
+from handler.contract.mask_codec import encode_rle, polygons
+
+
+def fake_mask(box: list[float], width: int, height: int) -> np.ndarray:
+    """The ellipse inscribed in ``box`` (pixel centres inside it), at the image's size."""
+    x1, y1, x2, y2 = box
+    columns, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    return ((columns - (x1 + x2) / 2) / ((x2 - x1) / 2)) ** 2 + ((rows - (y1 + y2) / 2) / ((y2 - y1) / 2)) ** 2 < 1
+
+
+def with_masks(response: dict[str, Any], mask_format: str) -> dict[str, Any]:
+    """``response`` with each box's fake mask in ``mask_format`` and a mask score."""
+    width, height = response["image_size"]
+    masks = [fake_mask(box, width, height) for box in response["boxes"]]
+    encoded = [encode_rle(mask) if mask_format == "rle" else polygons(mask) for mask in masks]
+    return {**response, "masks": encoded, "mask_scores": [0.75] * len(masks)}
 
 
 def fake_boxes(width: int, height: int, names: list[str]) -> dict[str, Any]:
@@ -43,6 +61,7 @@ def fake_boxes(width: int, height: int, names: list[str]) -> dict[str, Any]:
 class FakeService:
     script: list[int] = field(default_factory=list)  # statuses to answer, in order, before any 200
     accept_classes: bool = True
+    masks_available: bool = True
     delay: float = 0.0  # seconds per answer
     token: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -59,6 +78,9 @@ class FakeService:
             return 401, {"code": 401, "type": "Unauthorized", "message": "token required"}
         if "classes" in body and not self.accept_classes:
             return 400, {"code": 400, "type": "UnknownField", "message": "unknown field(s): classes"}
+        if body.get("masks") and not self.masks_available:
+            message = "'masks': this model is served without a mask model (serve it with --mask-model)"
+            return 400, {"code": 400, "type": "InvalidParameter", "message": message}
         try:
             with Image.open(io.BytesIO(base64.b64decode(body["image"]))) as image:
                 image.load()
@@ -69,9 +91,10 @@ class FakeService:
             response = fake_boxes(width, height, body["classes"])
             response["labels"] = list(response["phrases"])
             response["class_ids"] = list(range(len(response["boxes"])))
-            return 200, response
-        names = [part.strip() for part in body["caption"].split(".") if part.strip()]
-        return 200, fake_boxes(width, height, names)
+        else:
+            names = [part.strip() for part in body["caption"].split(".") if part.strip()]
+            response = fake_boxes(width, height, names)
+        return 200, with_masks(response, body.get("mask_format", "rle")) if body.get("masks") else response
 
 
 class _Handler(BaseHTTPRequestHandler):

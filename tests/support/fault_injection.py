@@ -1,4 +1,4 @@
-"""A back end for fault tests only: the ``upstream`` model, failing on request.
+"""Back ends for fault tests only: the ``upstream`` model and the ``sam`` mask model, failing on request.
 
 Never part of the service: the fault tests put this file into their test archive as a top-level
 module and select it with ``backend: fault_injection:FaultInjectingDetector`` in the ``handler:``
@@ -11,6 +11,14 @@ A caption containing one of these words makes every model call that holds it:
 
 Calls holding more than ``oom_above`` captions (constructor argument; unlimited by default) also
 run out of memory, to exercise the split-and-retry path.
+
+The mask back end (``mask_backend: fault_injection:FaultInjectingSegmenter``) fails by the
+displayed image's width, since it sees no caption:
+
+* :data:`MASK_OOM_WIDTH` px wide: ``torch.OutOfMemoryError`` at every call;
+* :data:`MASK_OOM_ONCE_WIDTH` px wide: the CPU allocator's ``RuntimeError`` at the first call per
+  image size only (a retry passes);
+* :data:`MASK_ERROR_WIDTH` px wide: ``RuntimeError`` (a model bug).
 """
 
 from __future__ import annotations
@@ -18,18 +26,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from handler.core.detector import Detector, QueryScores
+from handler.core.segmenter import BoxMask, Segmenter
 from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
 
 INNER_BACKEND = "upstream"
+INNER_MASK_BACKEND = "sam"
+MASK_OOM_WIDTH, MASK_OOM_ONCE_WIDTH, MASK_ERROR_WIDTH = 97, 83, 89
 OOM, ERROR, SLEEP = "inject oom", "inject error", "inject sleep"
 SLEEP_S = 1.0
 
@@ -73,3 +85,41 @@ class FaultInjectingDetector:
         if any(ERROR in caption for caption in captions):
             raise RuntimeError(f"injected model failure in a call of {len(captions)} caption(s)")
         return self.inner.decode(encoded, owners, captions)
+
+
+class FaultInjectingSegmenter:
+    """Wraps a :class:`Segmenter`; fails on images of the widths above."""
+
+    def __init__(self, inner: Segmenter) -> None:
+        self.inner = inner
+        self.device = inner.device
+        self.failed_once: set[tuple[int, int]] = set()
+        self.calls = 0
+
+    @classmethod
+    def load(cls, folder: Path, settings: HandlerSettings, device: torch.device) -> FaultInjectingSegmenter:
+        from handler.backends import segmenter_class
+
+        inner = segmenter_class(INNER_MASK_BACKEND).load(folder, settings, device)
+        logger.warning(
+            "FAULT INJECTION mask back end: images %d, %d or %d px wide fail on purpose (tests only)",
+            MASK_OOM_WIDTH,
+            MASK_OOM_ONCE_WIDTH,
+            MASK_ERROR_WIDTH,
+        )
+        return cls(inner)
+
+    def segment(
+        self, pixels: Image.Image, size: tuple[int, int], boxes: torch.Tensor, threshold: float
+    ) -> Iterator[BoxMask]:
+        self.calls += 1
+        if size[0] == MASK_OOM_WIDTH:
+            raise torch.OutOfMemoryError(f"injected: CUDA out of memory segmenting {len(boxes)} box(es)")
+        if size[0] == MASK_OOM_ONCE_WIDTH and size not in self.failed_once:
+            self.failed_once.add(size)
+            raise RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:117] injected: DefaultCPUAllocator: can't allocate memory"
+            )
+        if size[0] == MASK_ERROR_WIDTH:
+            raise RuntimeError(f"injected mask model failure segmenting {len(boxes)} box(es)")
+        return self.inner.segment(pixels, size, boxes, threshold)

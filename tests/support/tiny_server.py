@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gdino_serve.model_archive import build_mar
+from gdino_serve.model_archive import UpstreamModel, build_archive, with_mask_model
 from gdino_serve.paths import TINY_CONFIG
 from gdino_serve.torchserve_runner import TorchServe
 from tests.support.model_inputs import TEST_HANDLER_SETTINGS
@@ -24,13 +24,13 @@ def serve_tiny_mar(
     handler_overrides: Mapping[str, Any],
     extra_config: Mapping[str, str] | None = None,
     extra_modules: Sequence[str] = (),
+    mask_model: Path | None = None,
 ) -> Iterator[TorchServe]:
-    """Build the .mar into ``store`` (with ``extra_modules`` as top-level modules), serve it on free
-    loopback ports until the block ends."""
+    """Build the .mar into ``store`` (with ``extra_modules`` as top-level modules and the mask model
+    folder ``mask_model``, if any), serve it on free loopback ports until the block ends."""
     modules = [Path(module) for module in extra_modules]
-    build_mar(
-        checkpoint, store, TINY_CONFIG, overrides=overrides, handler_overrides=handler_overrides, extra_modules=modules
-    )
+    model = with_mask_model(UpstreamModel(checkpoint, TINY_CONFIG), mask_model)
+    build_archive(model, store, overrides=overrides, handler_overrides=handler_overrides, extra_modules=modules)
     server = TorchServe(store, extra_config=dict(extra_config or {})).start(timeout=300)
     try:
         yield server

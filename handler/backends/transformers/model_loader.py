@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,14 @@ def force_offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
-def model_type(folder: Path) -> str:
-    """The folder's ``model_type``; a ValueError naming the supported ones otherwise."""
+def model_type(folder: Path, known: Collection[str] = tuple(MODEL_CLASSES)) -> str:
+    """The folder's ``model_type``; a ValueError naming the ``known`` ones otherwise."""
     config_file = folder / "config.json"
     if not config_file.exists():
         raise FileNotFoundError(f"{config_file} not found: a transformers model folder needs its config.json")
     found = json.loads(config_file.read_text()).get("model_type")
-    if found not in MODEL_CLASSES:
-        raise ValueError(f"{config_file}: model_type {found!r} is not one of {', '.join(MODEL_CLASSES)}")
+    if found not in known:
+        raise ValueError(f"{config_file}: model_type {found!r} is not one of {', '.join(known)}")
     return found
 
 

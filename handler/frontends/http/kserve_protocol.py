@@ -10,15 +10,17 @@ back into KServe's form:
   default answer per instance; a request with any bad instance is answered 400 for that request.
 - v2 (Open Inference Protocol): one image per request, every field a named tensor
   (``image`` and ``caption`` BYTES of shape [1], ``classes`` BYTES of shape [K], thresholds FP32
-  of shape [1]) or a request ``parameters`` entry; answered with one output tensor per answer
-  field (``boxes`` FP32 [N, 4], ``scores`` FP32 [N], ``phrases``/``labels`` BYTES [N],
-  ``class_ids`` INT64 [N], ``image_size`` INT64 [2]).
+  of shape [1], ``masks`` BOOL [1]) or a request ``parameters`` entry; answered with one output
+  tensor per answer field (``boxes`` FP32 [N, 4], ``scores`` FP32 [N], ``phrases``/``labels``
+  BYTES [N], ``class_ids`` INT64 [N], ``image_size`` INT64 [2]; with masks, ``masks`` BYTES [N],
+  each element one box's mask as JSON text, and ``mask_scores`` FP32 [N]).
 
 Errors keep the default ``{code, type, message}`` body and add KServe's ``error`` key.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ V2_DATATYPES = {
     "labels": "BYTES",
     "class_ids": "INT64",
     "image_size": "INT64",
+    "masks": "BYTES",  # one JSON text per box: its COCO RLE object or its polygons
+    "mask_scores": "FP32",
 }
 
 
@@ -157,7 +161,10 @@ def v2_outputs(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name, value in answer.items():
         rows = len(value)
         width = 4 if name == "boxes" else 0
-        data = [v for box in value for v in box] if width else list(value)
+        if name == "masks":
+            data = [json.dumps(mask, separators=(",", ":")) for mask in value]
+        else:
+            data = [v for box in value for v in box] if width else list(value)
         outputs.append(
             {"name": name, "datatype": V2_DATATYPES[name], "shape": [rows, width] if width else [rows], "data": data}
         )

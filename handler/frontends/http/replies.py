@@ -1,7 +1,9 @@
 """What an HTTP front end sends back: detections as JSON, core errors as 400/507/500 with ``{code, type, message}``.
 
 Rounding happens here, not in the core: pixel coordinates to 0.01 px, normalised ones and
-scores to 1e-6. Bodies are compact JSON (a 100-box answer is a third of its pretty-printed size).
+scores to 1e-6. Masks go as the core encoded them (COCO RLE objects, or polygons whose vertices
+lie on half pixels), with ``mask_scores``, when the request asked for them. Bodies are compact
+JSON (a 100-box answer is a third of its pretty-printed size).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Reply:
 def detections_body(detections: Detections) -> dict[str, Any]:
     """The JSON answer for one image, highest score first."""
     digits = 6 if detections.normalized else 2
-    return {
+    body = {
         "boxes": [[round(float(v), digits) for v in box] for box in detections.boxes.tolist()],
         "scores": [round(float(score), 6) for score in detections.scores.tolist()],
         "phrases": list(detections.phrases),
@@ -41,6 +43,10 @@ def detections_body(detections: Detections) -> dict[str, Any]:
         "class_ids": [int(class_id) for class_id in detections.class_ids.tolist()],
         "image_size": [int(detections.image_size[0]), int(detections.image_size[1])],
     }
+    if detections.masks is not None and detections.mask_scores is not None:
+        body["masks"] = list(detections.masks)
+        body["mask_scores"] = [round(float(score), 6) for score in detections.mask_scores.tolist()]
+    return body
 
 
 def error_status(error: DetectionError) -> int:

@@ -1,4 +1,4 @@
-"""Custom TorchServe metrics per batch: stage times, batch size, detections per image.
+"""Custom TorchServe metrics per batch: stage times (the mask stage included), batch size, detections per image.
 
 Names are Prometheus gauges on the metrics endpoint (labels ModelName, Level, Hostname).
 """
@@ -18,6 +18,7 @@ STAGE_METRICS = {
     "preprocess": "GroundingDINOPreprocessTime",
     "model": "GroundingDINOModelTime",
     "postprocess": "GroundingDINOPostprocessTime",
+    "masks": "GroundingDINOMasksTime",
 }
 BATCH_SIZE_METRIC = "GroundingDINOBatchSize"
 DETECTIONS_METRIC = "GroundingDINODetectionsPerImage"
