@@ -102,16 +102,14 @@ def _pack(
     sizes = [len(tokens.input_ids) for tokens in encoded]
     if classes_per_chunk is None:
         return pack(range(len(pieces)), sizes, budget)
-    runs = [
-        list(range(start, min(start + classes_per_chunk, len(pieces))))
-        for start in range(0, len(pieces), classes_per_chunk)
-    ]
+    runs = pack(range(len(pieces)), [1] * len(pieces), classes_per_chunk)
     for number, run in enumerate(runs):
-        if sum(sizes[i] for i in run) > budget:
+        tokens = sum(sizes[i] for i in run)
+        if tokens > budget:
             raise InvalidInput(
-                f"'classes_per_chunk' {classes_per_chunk} puts {sum(sizes[i] for i in run)} tokens into chunk "
-                f"{number} (classes {run[0]} to {run[-1]}); the model reads at most {budget} per chunk: send a "
-                "smaller 'classes_per_chunk', or none to pack as many classes as fit",
+                f"'classes_per_chunk' {classes_per_chunk} puts {tokens} tokens into chunk {number} (classes "
+                f"{run[0]} to {run[-1]}); the model reads at most {budget} per chunk: send a smaller "
+                "'classes_per_chunk', or none to pack as many classes as fit",
                 ErrorType.PROMPT_TOO_LONG,
             )
     return runs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,7 +20,6 @@ from handler.backends.torch_detector import TorchDetector
 from handler.backends.upstream import batch_invariance, float32_islands, text_encodings
 from handler.backends.upstream.model_loader import load_model
 from handler.backends.upstream.shared_image import ImageFeatures, decode_captions, encode_images
-from handler.contract import defaults
 from handler.core.image_positions import level_strides
 from handler.core.prompt_cache import Encoding
 from handler.core.settings import HandlerSettings
@@ -38,14 +38,9 @@ def feature_strides(model: nn.Module) -> tuple[int, ...]:
 class UpstreamDetector(TorchDetector):
     """GroundingDINO (Swin + BERT) as published in ``rf-groundingdino``."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        device: torch.device,
-        dtype: str = "float32",
-        prompt_cache_mb: float = defaults.PROMPT_CACHE_MB,
-    ) -> None:
-        super().__init__(model, device, dtype, prompt_cache_mb)
+    def __init__(self, model: nn.Module, device: torch.device, *options: Any) -> None:
+        """``options``: :class:`TorchDetector`'s ``dtype`` and ``prompt_cache_mb``."""
+        super().__init__(model, device, *options)
         self.tokenizer = BertTokens(model.tokenizer)
         self.max_text_len: int = model.max_text_len
         self.num_queries: int = model.num_queries
