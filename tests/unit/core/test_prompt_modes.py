@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
 from gdino_serve.paths import BERT_DIR
@@ -23,6 +25,7 @@ from handler.core.postprocess import build_detections
 from handler.core.request import DetectionRequest, parse_request
 from handler.core.settings import HandlerSettings
 from handler.frontends.http.replies import error_status
+from tests.support.fuzz_inputs import FUZZ, json_values
 
 SETTINGS = HandlerSettings()
 WATERMELON = "The picture contains watermelon, flower, and a white bottle."
@@ -283,3 +286,26 @@ def test_a_class_list_keeps_scoring_on_every_token(tokens: BertTokens) -> None:
 
 def test_an_entities_field_of_json_text_in_a_json_body_is_read_too() -> None:
     assert parse(caption="red apple", entities=json.dumps([[4, 9]])).classes == ("apple",)
+
+
+# ---- fuzzing ----
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_caption_and_spans_give_a_prompt_or_a_400(tokens: BertTokens, data: st.DataObject) -> None:
+    """Random text (any Unicode) and spans near its bounds: a prompt whose entities all hold tokens, or a 400."""
+    caption = data.draw(st.text(max_size=40))
+    span = st.lists(st.integers(-1, len(caption) + 1), min_size=2, max_size=2)
+    entity = span | st.lists(span, min_size=1, max_size=3)
+    entities = data.draw(st.lists(entity, min_size=1, max_size=4) | json_values)
+    try:
+        request = parse(caption=caption, entities=entities)
+        prompt = request_prompt(request, tokens, 256)
+    except InvalidInput as error:
+        assert error_status(error) == 400
+        return
+    (chunk,) = prompt.chunks
+    assert len(request.caption) in (len(caption), len(caption) + 1)  # offsets kept, '.' appended
+    assert set(chunk.token_class[chunk.token_class >= 0].tolist()) == set(range(len(prompt.labels)))
+    assert prompt.labels == tuple(" / ".join(caption[s:e] for s, e in spans) for spans in request.entities)
