@@ -32,7 +32,7 @@ WATERMELON = "The picture contains watermelon, flower, and a white bottle."
 REFERRING = "the man in a white space suit on the left"
 
 
-@pytest.fixture(scope="module", params=["upstream", "mm-grounding-dino"])
+@pytest.fixture(scope="module", params=["upstream", pytest.param("mm-grounding-dino", marks=pytest.mark.transformers)])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     """The session's tiny upstream server, or a tiny MM-Grounding-DINO folder's (transformers back end)."""
     if request.param == "upstream":
@@ -42,7 +42,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     build_hf_mar(
         cached_random_hf_model(request.param),
         store,
-        "mm_prompts",
+        model_name="mm_prompts",
         overrides={"batchSize": 8, "maxBatchDelay": 1000},
         handler_overrides=TEST_HANDLER_SETTINGS,
     )
