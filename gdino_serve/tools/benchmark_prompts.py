@@ -6,15 +6,14 @@ row, once with the prompt cache (warm: the vocabulary was encoded before) and on
 (``prompt_cache_mb: 0``: BERT runs for every chunk of every request), so both see the same load
 on a shared host; the ratio of their medians is the figure to quote.
 
-    python -m gdino_serve.tools.benchmark_prompts            # full Swin-T at 800 px (about 15-25 min on 2 CPU cores)
-    python -m gdino_serve.tools.benchmark_prompts --quick    # tiny config at 320 px (about a minute)
+    python -m scripts.benchmark --prompt-modes                  # full Swin-T at 800 px (over an hour on 2 busy CPU cores)
+    python -m scripts.benchmark --prompt-modes --requests 2 --resize-short 320 --resize-max 512   # a smoke run
 
 Writes ``prompt_modes.json`` and ``prompt_modes.md`` into ``--out``.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
@@ -26,7 +25,7 @@ from typing import Any
 import torch
 
 from gdino_serve.demo_checkpoint import cached_random_checkpoint
-from gdino_serve.paths import FULL_CONFIG, REPO, TINY_CONFIG
+from gdino_serve.paths import REPO
 from gdino_serve.tools.benchmark import cycle, interleaved
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
 from handler.backends import load_pipeline
@@ -90,7 +89,9 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(config: Path, resize: tuple[int, int], count: int) -> dict[str, Any]:
+def run_prompt_benchmark(config: Path, resize: tuple[int, int], count: int, out: Path) -> dict[str, Any]:
+    """Measure each vocabulary with and without the cache; write ``prompt_modes.json`` and ``.md`` into ``out``."""
+    started = time.perf_counter()
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     settings = HandlerSettings(
         model_config=str(config.relative_to(REPO)), resize_short=resize[0], resize_max=resize[1], warmup=False
@@ -107,25 +108,9 @@ def run(config: Path, resize: tuple[int, int], count: int) -> dict[str, Any]:
         logger.info("%s: %d images with and without the prompt cache", vocabulary, count)
         results["vocabularies"][vocabulary] = bench_vocabulary(pipeline, images, vocabulary, count)
         logger.info("%s: %s", vocabulary, results["vocabularies"][vocabulary])
-    return results
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmark_results")
-    parser.add_argument("--images", type=int, help="images per vocabulary and variant (default 4; quick 3)")
-    parser.add_argument("--quick", action="store_true", help="tiny config at 320 px")
-    args = parser.parse_args(argv)
-    config, resize = (TINY_CONFIG, (320, 512)) if args.quick else (FULL_CONFIG, (800, 1333))
-    started = time.perf_counter()
-    results = run(config, resize, args.images or (3 if args.quick else 4))
     results["benchmark_wall_s"] = time.perf_counter() - started
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "prompt_modes.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "prompt_modes.md").write_text(report(results))
-    logger.info("wrote %s\n%s", args.out / "prompt_modes.md", report(results))
-
-
-if __name__ == "__main__":
-    main()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "prompt_modes.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "prompt_modes.md").write_text(report(results))
+    logger.info("wrote %s\n%s", out / "prompt_modes.md", report(results))
+    return results
