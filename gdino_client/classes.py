@@ -1,8 +1,10 @@
 """The class list of a run, and how a detection's phrase maps back to one of its classes.
 
-A run always has a class list: given outright (``--classes``, ``--classes-file``) or taken from
-the caption's dot-separated parts ("cat . remote control" -> ["cat", "remote control"]).
-The class id of a detection is its index in this list; COCO category ids are that index + 1.
+A run always has a class list: given outright (``--classes``, ``--classes-file``), a named
+vocabulary of the service (``--vocabulary lvis``: the dataset's names, :mod:`handler.contract.vocabulary`)
+or taken from the caption's dot-separated parts ("cat . remote control" -> ["cat", "remote control"]).
+The class id of a detection is its index in this list; COCO category ids are that index + 1, or
+the dataset's own ids for the ``coco`` vocabulary.
 Names follow the server's rules (:mod:`handler.contract.class_names`): "Cat" and "cat" are one class.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from handler.contract.class_names import check_class_names, class_key
 from handler.contract.errors import InvalidInput
+from handler.contract.vocabulary import load_vocabulary
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -31,9 +34,15 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
 
 @dataclass(frozen=True)
 class ClassList:
-    """Ordered class names, de-duplicated as the server compares them (case and spacing ignored)."""
+    """Ordered class names, de-duplicated as the server compares them (case and spacing ignored).
+
+    ``vocabulary`` names the service's vocabulary these are (sent instead of the names), and
+    ``category_ids`` the dataset's own id of each class where it has them (COCO).
+    """
 
     names: tuple[str, ...]
+    vocabulary: str | None = None
+    category_ids: tuple[int, ...] | None = None
 
     @classmethod
     def of(cls, names: Iterable[str]) -> ClassList:
@@ -49,6 +58,19 @@ class ClassList:
             return cls(check_class_names(list(first.values())))
         except InvalidInput as error:
             raise ValueError(error.message) from None
+
+    @classmethod
+    def from_vocabulary(cls, name: str) -> ClassList:
+        """The classes of a named vocabulary (a ValueError for a name the service does not have)."""
+        try:
+            vocabulary = load_vocabulary(name.strip().lower())
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+        return cls(vocabulary.labels, vocabulary.key, vocabulary.category_ids)
+
+    def category_id(self, class_id: int) -> int:
+        """The COCO ``category_id`` of a class: the dataset's own id, else class id + 1."""
+        return self.category_ids[class_id] if self.category_ids is not None else class_id + 1
 
     @classmethod
     def from_caption(cls, caption: str) -> ClassList:

@@ -1,6 +1,6 @@
 """A page to try prompts: ``gdino-playground`` serves one static page where a person drops an
-image, types a class list or a caption, moves the thresholds and sees the boxes drawn with labels
-and scores next to the JSON. It forwards ``POST /predictions/<model>`` to the service, so the
+image, types a class list or a caption (optionally one referring expression) or picks a named
+vocabulary, moves the thresholds and sees the boxes drawn with labels and scores next to the JSON. It forwards ``POST /predictions/<model>`` to the service, so the
 browser talks to one origin and TorchServe needs no CORS settings. Standard library only."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import requests
 
 from gdino_client.http_serving import send
 from handler.contract import defaults
+from handler.contract.vocabulary import VOCABULARIES
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,8 @@ def _template() -> str:
 
 
 def page(settings: dict[str, Any]) -> bytes:
-    """The page with ``settings`` (model name, default thresholds) filled in."""
-    script = f"<script>window.PLAYGROUND = {json.dumps(settings)};</script>"
+    """The page with ``settings`` (model name, default thresholds) and the vocabularies filled in."""
+    script = f"<script>window.PLAYGROUND = {json.dumps({**settings, 'vocabularies': list(VOCABULARIES)})};</script>"
     return _template().replace(CONFIG_MARK, script).encode()
 
 

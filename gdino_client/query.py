@@ -1,9 +1,10 @@
-"""What each request asks for: the class list (``classes`` field) or a caption.
+"""What each request asks for: a named vocabulary (``vocabulary``), the class list (``classes``) or a caption.
 
-With a class list the client sends ``classes`` so the server labels every box itself. An older
-server refuses that field (HTTP 400, type ``UnknownField``); the client then falls back, for the
-rest of the run, to the caption ``" . ".join(classes)`` and maps each box's phrase to a class
-locally (:meth:`ClassList.match`). The warning about it is logged once.
+With a vocabulary or a class list the client sends that field so the server labels every box
+itself. An older server refuses a field it does not know (HTTP 400, type ``UnknownField``); the
+client then falls back, for the rest of the run, from the vocabulary to its class names, and
+from a class list to the caption ``" . ".join(classes)``, mapping each box's phrase to a class
+locally (:meth:`ClassList.match`). The warning about each fallback is logged once.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Thresholds:
 
 
 class Query:
-    """Sends one image with the run's caption or class list (and mask fields), falling back once when needed."""
+    """Sends one image with the run's vocabulary, class list or caption (and mask fields), falling back once
+    when needed."""
 
     def __init__(
         self,
@@ -49,31 +51,41 @@ class Query:
         self.client = client
         self.classes = classes
         self.thresholds = thresholds
-        self.send_classes = send_classes
         self.options = {**thresholds.fields(), **(masks.fields() if masks else {})}
+        # What to send, best first: a server that does not know a field gets the next form.
+        self.forms = [
+            form for form, wanted in (("vocabulary", classes.vocabulary), ("classes", send_classes)) if wanted
+        ]
+        self.forms.append("caption")
         self._lock = threading.Lock()
 
-    def _caption_fields(self) -> dict[str, Any]:
-        return {"caption": self.classes.caption(), **self.options}
+    def _fields(self, form: str) -> dict[str, Any]:
+        prompt = {
+            "vocabulary": lambda: self.classes.vocabulary,
+            "classes": lambda: list(self.classes.names),
+            "caption": self.classes.caption,
+        }[form]()
+        return {form: prompt, **self.options}
 
-    def _fall_back(self, error: ServerRefused) -> None:
+    def _fall_back(self, form: str, error: ServerRefused) -> None:
         with self._lock:
-            if self.send_classes:
-                self.send_classes = False
+            if self.forms[0] == form:
+                self.forms.pop(0)
                 logger.warning(
-                    "the server does not know the 'classes' field (%s); sending the caption %r instead "
-                    "and deriving class ids from the detected phrases",
+                    "the server does not know the '%s' field (%s); sending the %s instead%s",
+                    form,
                     error.reason,
-                    self.classes.caption(),
+                    "class names" if self.forms[0] == "classes" else f"caption {self.classes.caption()!r}",
+                    "" if self.forms[0] == "classes" else " and deriving class ids from the detected phrases",
                 )
 
     def detect(self, image: bytes) -> dict[str, Any]:
         """The server's response for ``image`` (raises RequestFailed)."""
-        if self.send_classes:
+        while True:
+            form = self.forms[0]
             try:
-                return self.client.detect(image, {"classes": list(self.classes.names), **self.options})
+                return self.client.detect(image, self._fields(form))
             except ServerRefused as error:
-                if error.status != 400 or error.error_type != ErrorType.UNKNOWN_FIELD:
+                if form == "caption" or error.status != 400 or error.error_type != ErrorType.UNKNOWN_FIELD:
                     raise
-                self._fall_back(error)
-        return self.client.detect(image, self._caption_fields())
+                self._fall_back(form, error)

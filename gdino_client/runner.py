@@ -39,7 +39,8 @@ JOURNAL_NAME = "journal.jsonl"
 
 @dataclass(frozen=True)
 class AnnotateOptions:
-    """Everything a run needs; ``send_classes`` sends the class list as ``classes`` (else a caption)."""
+    """Everything a run needs; ``send_classes`` sends the class list as ``classes`` (else a caption),
+    and a vocabulary's class list (``classes.vocabulary``) is sent by its name."""
 
     source: str | Path
     out: Path
@@ -67,10 +68,12 @@ class AnnotateOptions:
 
     def journal_settings(self) -> dict[str, Any]:
         """What makes results comparable; a journal made with other settings is not resumed."""
+        vocabulary = {"vocabulary": self.classes.vocabulary} if self.classes.vocabulary else {}
         settings: dict[str, Any] = {
             "model": self.model,
             "classes": list(self.classes.names),
             "send_classes": self.send_classes,
+            **vocabulary,
             "box_threshold": self.thresholds.box,
             "text_threshold": self.thresholds.text,
         }
@@ -167,10 +170,14 @@ def run(options: AnnotateOptions) -> Summary:
     return summary
 
 
-def requested_classes(caption: str | None, classes: Sequence[str] | Path | None) -> tuple[ClassList, bool]:
-    """The run's class list, and whether to send it as ``classes`` (True) or as a caption."""
-    if (caption is None) == (classes is None):
-        raise ValueError("give either a caption or classes")
+def requested_classes(
+    caption: str | None, classes: Sequence[str] | Path | None, vocabulary: str | None = None
+) -> tuple[ClassList, bool]:
+    """The run's class list, and whether to send it as ``classes`` or ``vocabulary`` (True) or as a caption."""
+    if sum(given is not None for given in (caption, classes, vocabulary)) != 1:
+        raise ValueError("give one of a caption, classes or a vocabulary")
+    if vocabulary is not None:
+        return ClassList.from_vocabulary(vocabulary), True
     if caption is not None:
         return ClassList.from_caption(caption), False
     return (ClassList.from_file(classes) if isinstance(classes, Path) else ClassList.of(classes)), True
@@ -183,13 +190,14 @@ def annotate(
     *,
     caption: str | None = None,
     classes: Sequence[str] | Path | None = None,
+    vocabulary: str | None = None,
     box_threshold: float = defaults.BOX_THRESHOLD,
     text_threshold: float = defaults.TEXT_THRESHOLD,
     **settings: Any,
 ) -> Summary:
     """Annotate ``source`` (folder, glob or list file) into ``out``, asking for ``classes``
-    (names, or a file with one a line) or for the parts of ``caption``; ``settings`` are the
-    other fields of :class:`AnnotateOptions`."""
-    class_list, send_classes = requested_classes(caption, classes)
+    (names, or a file with one a line), a named ``vocabulary`` or the parts of ``caption``;
+    ``settings`` are the other fields of :class:`AnnotateOptions`."""
+    class_list, send_classes = requested_classes(caption, classes, vocabulary)
     thresholds = Thresholds(box_threshold, text_threshold)
     return run(AnnotateOptions(source, Path(out), url, class_list, send_classes, thresholds, **settings))

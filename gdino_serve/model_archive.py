@@ -44,10 +44,17 @@ MASK_FOLDER = "mask_model"  # where the mask model's folder lies in the model di
 logger = logging.getLogger("build_mar")
 
 
+HANDLER_SUFFIXES = (".py", ".json")  # modules and their data files (the vocabularies)
+
+
 def handler_files() -> dict[str, Path]:
-    """The ``handler`` package's modules, by their path in the archive."""
-    modules = sorted(path for path in HANDLER_PACKAGE.rglob("*.py") if "__pycache__" not in path.parts)
-    return {f"handler/{path.relative_to(HANDLER_PACKAGE)}": path for path in modules}
+    """The ``handler`` package's modules and data files, by their path in the archive."""
+    files = sorted(
+        path
+        for path in HANDLER_PACKAGE.rglob("*")
+        if path.suffix in HANDLER_SUFFIXES and path.is_file() and "__pycache__" not in path.parts
+    )
+    return {f"handler/{path.relative_to(HANDLER_PACKAGE)}": path for path in files}
 
 
 class ModelFiles(Protocol):

@@ -25,6 +25,7 @@ from gdino_client.query import Thresholds
 from gdino_client.retry import RetryPolicy
 from gdino_client.runner import AnnotateOptions, requested_classes, run
 from handler.contract import defaults
+from handler.contract.vocabulary import VOCABULARIES
 
 logger = logging.getLogger("annotate")
 
@@ -46,6 +47,12 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--caption", help="what to detect, e.g. 'cat . remote control' (its parts are the classes)")
     what.add_argument("--classes", help="comma-separated class names, sent as the 'classes' field")
     what.add_argument("--classes-file", type=Path, help="file with one class name a line")
+    what.add_argument(
+        "--vocabulary",
+        choices=VOCABULARIES,
+        help="a named vocabulary of the service (labels: the dataset's names; the COCO export of 'coco' uses "
+        "COCO's category ids)",
+    )
     add_service_arguments(p)
     p.add_argument(
         "--formats",
@@ -139,7 +146,9 @@ def labelstudio_mask_type(args: argparse.Namespace) -> str | None:
 
 def options_from(args: argparse.Namespace) -> AnnotateOptions:
     classes, send_classes = requested_classes(
-        args.caption, args.classes_file or (args.classes.split(",") if args.classes is not None else None)
+        args.caption,
+        args.classes_file or (args.classes.split(",") if args.classes is not None else None),
+        args.vocabulary,
     )
     return AnnotateOptions(
         source=args.source,

@@ -1,7 +1,9 @@
 """COCO detection JSON: images, categories from the class list, and one annotation per box
 (``bbox`` as [x, y, width, height] in pixels, with ``score``), loadable by ``pycocotools``.
 A run with masks adds each box's ``segmentation`` as the service sent it (COCO RLE, or polygons)
-and takes ``area`` from the mask; ``COCOeval`` reads it with ``iouType="segm"``."""
+and takes ``area`` from the mask; ``COCOeval`` reads it with ``iouType="segm"``.
+Category ids are class id + 1, or COCO's own ids for the ``coco`` vocabulary (so the file
+evaluates against COCO's ground truth as it is)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def segmentation(detection: Detection, width: int, height: int) -> Any:
 
 
 def coco_document(results: Sequence[ImageResult], classes: ClassList) -> dict[str, Any]:
-    """Image ids count from 1 in the order of ``results``; category id = class id + 1."""
+    """Image ids count from 1 in the order of ``results``; category ids: :meth:`ClassList.category_id`."""
     images, annotations = [], []
     for image_id, result in enumerate(results, 1):
         images.append({"id": image_id, "file_name": result.key, "width": result.width, "height": result.height})
@@ -36,7 +38,7 @@ def coco_document(results: Sequence[ImageResult], classes: ClassList) -> dict[st
             annotation = {
                 "id": len(annotations) + 1,
                 "image_id": image_id,
-                "category_id": detection.class_id + 1,
+                "category_id": classes.category_id(detection.class_id),
                 "bbox": [x, y, w, h],
                 "area": round(w * h, 2),
                 "iscrowd": 0,
@@ -46,7 +48,9 @@ def coco_document(results: Sequence[ImageResult], classes: ClassList) -> dict[st
                 annotation["segmentation"] = segmentation(detection, result.width, result.height)
                 annotation["area"] = mask_area(annotation["segmentation"], result.width, result.height)
             annotations.append(annotation)
-    categories = [{"id": i + 1, "name": name, "supercategory": ""} for i, name in enumerate(classes.names)]
+    categories = [
+        {"id": classes.category_id(i), "name": name, "supercategory": ""} for i, name in enumerate(classes.names)
+    ]
     return {
         "info": {"description": "GroundingDINO detections", "version": "1.0"},
         "images": images,

@@ -10,6 +10,8 @@ and drafted vs full JPEG decoding; it writes results.json, results.md and result
     python -m gdino_serve.tools.benchmark --quick    # smoke run (about 3 min)
     python -m gdino_serve.tools.benchmark --mask-models facebook/sam2.1-hiera-tiny facebook/sam-vit-base
                                                      # the mask stage only (gdino_serve/tools/benchmark_masks.py)
+    python -m gdino_serve.tools.benchmark --prompt-modes  # vocabularies with and without the prompt cache
+                                                     # (gdino_serve/tools/benchmark_prompts.py)
 
 The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
 """
@@ -72,6 +74,7 @@ class Options:
     batch_images: int
     noise_floor: bool
     mask_models: tuple[str, ...] = ()  # measure the mask stage of these mask models instead
+    prompt_modes: bool = False  # measure the vocabularies with and without the prompt cache instead
 
 
 def benchmark_images() -> dict[str, bytes]:
@@ -355,6 +358,11 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         default=(),
         help="measure only the mask stage (per image and per box, as a ratio to detection) of these mask models",
     )
+    parser.add_argument(
+        "--prompt-modes",
+        action="store_true",
+        help="measure only the coco and lvis vocabularies with and without the prompt cache (--requests images each)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     return Options(
@@ -369,6 +377,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         batch_images=args.batch_images or (4 if quick else 8),
         noise_floor=not quick,
         mask_models=tuple(args.mask_models),
+        prompt_modes=args.prompt_modes,
     )
 
 
@@ -377,6 +386,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parse_options(argv)
     if options.mask_models:
         run_mask_benchmark(options.mask_models, options.out)
+        return
+    if options.prompt_modes:
+        from gdino_serve.tools.benchmark_prompts import run_prompt_benchmark  # it builds on this module's timing
+
+        resize = (options.resize_short, options.resize_max)
+        run_prompt_benchmark(options.config, resize, options.requests, options.out)
         return
     started = time.perf_counter()
     results = run(options)

@@ -15,6 +15,10 @@ BOX_THRESHOLD = 0.35
 TEXT_THRESHOLD = 0.25
 MAX_DETECTIONS = 100  # per response, for requests that do not send 'max_detections'
 MAX_DETECTIONS_LIMIT = 1000  # the largest 'max_detections' a request may ask for
+MAX_CLASSES_PER_CHUNK = (
+    256  # the largest 'classes_per_chunk' (no chunk can hold more classes than the model has tokens)
+)
+PROMPT_CACHE_MB = 256  # prompt encodings kept per model worker (handler setting prompt_cache_mb; 0: none)
 
 MASK_FORMAT = "rle"  # 'mask_format' of requests that ask for masks: COCO RLE ("rle") or polygons ("polygon")
 MASK_THRESHOLD = 0.5  # mask probability a pixel must exceed (SAM's logit 0)

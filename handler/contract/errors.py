@@ -28,6 +28,8 @@ class ErrorType(StrEnum):
     INVALID_CLASSES = "InvalidClasses"
     DUPLICATE_CLASS = "DuplicateClass"
     PROMPT_TOO_LONG = "PromptTooLong"
+    UNKNOWN_VOCABULARY = "UnknownVocabulary"
+    INVALID_ENTITIES = "InvalidEntities"
     INVALID_KSERVE_REQUEST = "InvalidKServeRequest"
     INTERNAL_SERVER_ERROR = "InternalServerError"
     OUT_OF_MEMORY = "OutOfMemory"

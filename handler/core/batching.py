@@ -45,6 +45,7 @@ class ModelInput:
     image: torch.Tensor  # (3, H, W), normalised
     caption: str  # already normalised (lower case, ends with '.')
     box_threshold: float
+    score_tokens: torch.Tensor | None = None  # bool (max_text_len,): the tokens a box scores on; None: all
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,13 @@ def plan(
     return passes
 
 
-def _select(probs: torch.Tensor, boxes: torch.Tensor, threshold: float) -> RawDetections:
-    keep = probs.max(dim=-1).values > threshold
+def best_token(probs: torch.Tensor, score_tokens: torch.Tensor | None) -> torch.Tensor:
+    """Each row's score: its best token probability, among ``score_tokens`` when given."""
+    return (probs if score_tokens is None else probs[..., score_tokens]).max(dim=-1).values
+
+
+def _select(probs: torch.Tensor, boxes: torch.Tensor, item: ModelInput) -> RawDetections:
+    keep = best_token(probs, item.score_tokens) > item.box_threshold
     return RawDetections(probs=probs[keep], boxes=boxes[keep])
 
 
@@ -129,5 +135,5 @@ def predict_batch(detector: Detector, inputs: Sequence[ModelInput], limits: Call
             captions = [inputs[i].caption for i in call]
             scores = detector.decode(encoded, [slot[owners[i]] for i in call], captions)
             for row, index in enumerate(call):
-                results[index] = _select(scores.probs[row], scores.boxes[row], inputs[index].box_threshold)
+                results[index] = _select(scores.probs[row], scores.boxes[row], inputs[index])
     return [results[index] for index in range(len(inputs))]

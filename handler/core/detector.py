@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import torch
 
+from handler.core.prompt_cache import PromptCache
 from handler.core.settings import HandlerSettings
 from handler.core.tokens import TextTokenizer
 
@@ -34,6 +35,7 @@ class Detector(Protocol):
     device: torch.device
     num_queries: int  # decoder queries; a two-stage model picks them among the image positions
     feature_strides: tuple[int, ...]  # stride of each encoder feature level; () when it picks no positions
+    prompt_cache: PromptCache  # the caption encodings it reuses (its counts feed the batch stats)
 
     @classmethod
     def load(cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device) -> Detector:

@@ -24,6 +24,7 @@ from handler.contract.errors import DetectionError, ErrorType, InferenceError, I
 from handler.core.batching import CallLimits, ModelInput
 from handler.core.detections import Detections
 from handler.core.detector import Detector
+from handler.core.entities import entity_prompt
 from handler.core.image_decode import decode_image
 from handler.core.image_positions import check_image_positions
 from handler.core.masks import segment_or_error
@@ -35,6 +36,7 @@ from handler.core.request import DetectionRequest, parse_request
 from handler.core.segmenter import Segmenter
 from handler.core.settings import HandlerSettings
 from handler.core.stage_timer import StageTimer
+from handler.core.tokens import TextTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,14 @@ class PreparedRequest:
     size: tuple[int, int]  # (width, height) of the image as displayed
     prompt: Prompt
     pixels: Image.Image | None = None  # the decoded image, kept for the mask model when masks are asked
+
+
+def request_prompt(request: DetectionRequest, tokenizer: TextTokenizer, max_text_len: int) -> Prompt:
+    """The chunks the model reads for a request: its entities, or its classes or phrases."""
+    if request.entities is not None:
+        assert request.classes is not None, "an entities request labels each entity"
+        return entity_prompt(request.caption, request.entities, request.classes, tokenizer, max_text_len)
+    return build_prompt(request.caption, tokenizer, request.classes, max_text_len, request.classes_per_chunk)
 
 
 class DetectionPipeline:
@@ -89,7 +99,7 @@ class DetectionPipeline:
                 self.detector.num_queries,
             )
         with timer.stage("preprocess"):
-            prompt = build_prompt(request.caption, self.detector.tokenizer, request.classes, self.detector.max_text_len)
+            prompt = request_prompt(request, self.detector.tokenizer, self.detector.max_text_len)
             image = self.preprocess(decoded)
         pixels = decoded.pixels if request.masks else None
         return PreparedRequest(request=request, image=image, size=decoded.size, prompt=prompt, pixels=pixels)
@@ -113,12 +123,16 @@ class DetectionPipeline:
         outcomes: list[PreparedRequest | Outcome] = [self._prepare_or_error(r, timer) for r in requests]
         ready = {i: outcome for i, outcome in enumerate(outcomes) if isinstance(outcome, PreparedRequest)}
         inputs = [
-            ModelInput(prepared.image, chunk.caption, prepared.request.box_threshold)
+            ModelInput(prepared.image, chunk.caption, prepared.request.box_threshold, chunk.score_tokens)
             for prepared in ready.values()
             for chunk in prepared.prompt.chunks
         ]
+        cached = self.detector.prompt_cache.counts
         with timer.stage("model"):
             detections = iter(predict_or_errors(self.detector, inputs, self.limits))
+        reused = self.detector.prompt_cache.counts - cached
+        timer.count("prompt_cache_hits", reused.hits)
+        timer.count("prompt_cache_misses", reused.misses)
         with timer.stage("postprocess"):
             for i, prepared in ready.items():
                 chunk_detections = [next(detections) for _ in prepared.prompt.chunks]

@@ -1,7 +1,7 @@
 """Stage 5: thresholded queries to :class:`Detections`: boxes, scores, matched phrases and classes.
 
 Semantics follow the reference ``predict`` of upstream GroundingDINO: a box's score is its best
-token probability; its phrase is the caption's tokens whose probability exceeds
+token probability (among the entities' tokens for an entities or referring prompt); its phrase is the caption's tokens whose probability exceeds
 ``text_threshold``, decoded as text, without special tokens or dots. On top of that every box
 gets the class whose tokens score highest (:func:`handler.core.prompt.assign_classes`); the
 detections of a prompt's chunks are merged, optionally suppressed (NMS) and cut to
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from handler.core.batching import RawDetections
+from handler.core.batching import RawDetections, best_token
 from handler.core.box_format import format_boxes, to_pixel_boxes
 from handler.core.detections import Detections
 from handler.core.nms import keep_detections
@@ -41,7 +41,7 @@ def build_detections(
     probs = torch.cat([raw.probs for raw in raws])
     chunk_of = torch.cat([torch.full((len(raw.probs),), k, dtype=torch.long) for k, raw in enumerate(raws)])
     class_ids = torch.cat([assign_classes(raw.probs, chunk) for raw, chunk in zip(raws, prompt.chunks)])
-    scores = probs.max(dim=-1).values
+    scores = torch.cat([best_token(raw.probs, chunk.score_tokens) for raw, chunk in zip(raws, prompt.chunks)])
     boxes = to_pixel_boxes(torch.cat([raw.boxes for raw in raws]), size)
     keep = keep_detections(
         boxes, scores, class_ids, request.nms_threshold, request.class_agnostic_nms, request.max_detections

@@ -9,6 +9,10 @@ Each chunk knows which tokens belong to which class (from the tokenizer's charac
 so a box can be given the class whose tokens score highest: a class's score is the *max* of
 its tokens' probabilities, the same rule as a box's score (its best token), so the class
 always contains the box's best class token. Ties go to the earlier class.
+
+``classes_per_chunk`` (MMDetection's ``chunked_size``) splits instead by a fixed count of
+classes. Entity and referring prompts (``handler.core.entities``) are one chunk whose classes
+are the caller's entities; they also set ``score_tokens``, the only tokens a box may score on.
 """
 
 from __future__ import annotations
@@ -42,11 +46,8 @@ class PromptChunk:
     tokens: CaptionTokens
     class_ids: torch.Tensor  # long (k,): the caller's index of each class in this chunk
     token_class: torch.Tensor  # long (max_text_len,): index into class_ids of each token, -1 if none
-
-    @property
-    def phrase_tokens(self) -> torch.Tensor:
-        """bool (max_text_len,): the tokens that can be part of a phrase (class word pieces)."""
-        return self.token_class >= 0
+    phrase_tokens: torch.Tensor  # bool (max_text_len,): the tokens that can be part of a phrase (word pieces)
+    score_tokens: torch.Tensor | None = None  # bool (max_text_len,): the tokens a box scores on; None: all
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ def _pieces(caption: str) -> list[_Piece]:
     return pieces
 
 
-def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: TextTokenizer, budget: int) -> list[list[int]]:
-    """Consecutive piece indices per chunk, each chunk at most ``budget`` tokens."""
+def _pack(
+    pieces: Sequence[_Piece], caption: str, tokenizer: TextTokenizer, budget: int, classes_per_chunk: int | None
+) -> list[list[int]]:
+    """Consecutive piece indices per chunk: at most ``budget`` tokens each, or ``classes_per_chunk`` pieces each."""
     texts = [caption[piece.start : piece.end] for piece in pieces]
     encoded = tokenizer.tokenize(texts, special_tokens=False)
     for piece, tokens in zip(pieces, encoded):
@@ -96,7 +99,20 @@ def _pack(pieces: Sequence[_Piece], caption: str, tokenizer: TextTokenizer, budg
                 f"{budget} tokens (with its '.')",
                 ErrorType.PROMPT_TOO_LONG,
             )
-    return pack(range(len(pieces)), [len(tokens.input_ids) for tokens in encoded], budget)
+    sizes = [len(tokens.input_ids) for tokens in encoded]
+    if classes_per_chunk is None:
+        return pack(range(len(pieces)), sizes, budget)
+    runs = pack(range(len(pieces)), [1] * len(pieces), classes_per_chunk)
+    for number, run in enumerate(runs):
+        tokens = sum(sizes[i] for i in run)
+        if tokens > budget:
+            raise InvalidInput(
+                f"'classes_per_chunk' {classes_per_chunk} puts {tokens} tokens into chunk {number} (classes "
+                f"{run[0]} to {run[-1]}); the model reads at most {budget} per chunk: send a smaller "
+                "'classes_per_chunk', or none to pack as many classes as fit",
+                ErrorType.PROMPT_TOO_LONG,
+            )
+    return runs
 
 
 def _chunk(
@@ -118,17 +134,29 @@ def _chunk(
         tokens=CaptionTokens(input_ids=list(encoded.input_ids)),
         class_ids=torch.tensor(list(ids), dtype=torch.long),
         token_class=token_class,
+        phrase_tokens=word_tokens(encoded.is_word, max_text_len),
     )
 
 
+def word_tokens(is_word: Sequence[bool], max_text_len: int) -> torch.Tensor:
+    """bool (max_text_len,): True at the word pieces of a tokenized caption."""
+    mask = torch.zeros(max_text_len, dtype=torch.bool)
+    mask[: len(is_word)] = torch.tensor(is_word, dtype=torch.bool)
+    return mask
+
+
 def build_prompt(
-    caption: str, tokenizer: TextTokenizer, labels: Sequence[str] | None = None, max_text_len: int = 256
+    caption: str,
+    tokenizer: TextTokenizer,
+    labels: Sequence[str] | None = None,
+    max_text_len: int = 256,
+    classes_per_chunk: int | None = None,
 ) -> Prompt:
     """The chunks of a normalised caption; ``labels`` names its phrases (default: the phrases' text)."""
     pieces = _pieces(caption)
     if labels is not None and len(labels) != len(pieces):
         raise ValueError(f"{len(labels)} labels for {len(pieces)} phrases in {caption[:80]!r}")
-    chunks = _pack(pieces, caption, tokenizer, max_text_len - tokenizer.special_tokens)
+    chunks = _pack(pieces, caption, tokenizer, max_text_len - tokenizer.special_tokens, classes_per_chunk)
     return Prompt(
         labels=tuple(labels) if labels is not None else tuple(piece.label for piece in pieces),
         chunks=tuple(_chunk(caption, pieces, ids, tokenizer, max_text_len) for ids in chunks),

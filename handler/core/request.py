@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,16 +19,21 @@ from handler.contract import defaults
 from handler.contract.class_names import classes_caption, parse_classes
 from handler.contract.errors import ErrorType, InvalidInput
 from handler.contract.mask_codec import MASK_FORMATS
+from handler.contract.vocabulary import load_vocabulary
 from handler.core.box_format import BOX_FORMATS
+from handler.core.entities import EntitySpans, check_spans, entity_label, parse_entities, whole_caption
 from handler.core.settings import HandlerSettings
 
 IMAGE_FIELD = "image"
-TEXT_FIELDS = ("caption", "classes")
+TEXT_FIELDS = ("caption", "classes", "vocabulary")  # what to detect: exactly one of them
+PROMPT_OPTIONS = ("classes_per_chunk", "entities", "referring")
 THRESHOLD_FIELDS = ("box_threshold", "text_threshold")
 OUTPUT_FIELDS = ("nms_threshold", "class_agnostic_nms", "max_detections", "box_format", "normalized")
 MASK_FIELDS = ("masks", "mask_format", "mask_threshold")
 ALIASES = {"caption_threshold": "text_threshold"}
-KNOWN_FIELDS = frozenset((IMAGE_FIELD, *TEXT_FIELDS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *MASK_FIELDS, *ALIASES))
+KNOWN_FIELDS = frozenset(
+    (IMAGE_FIELD, *TEXT_FIELDS, *PROMPT_OPTIONS, *THRESHOLD_FIELDS, *OUTPUT_FIELDS, *MASK_FIELDS, *ALIASES)
+)
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
@@ -37,8 +43,9 @@ _DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
 class DetectionRequest:
     """One validated request: encoded image bytes, normalised caption, thresholds and output options.
 
-    ``classes`` is the caller's class list when the caption was built from one (``None`` for a
-    plain caption).
+    ``classes`` labels the caption's classes when the caption was built from a class list or a
+    vocabulary, or holds the entities' text (``None`` for a plain caption). ``entities`` are the
+    character spans of each entity in ``caption`` (entities or referring mode, else ``None``).
     """
 
     image: bytes
@@ -46,6 +53,8 @@ class DetectionRequest:
     box_threshold: float
     text_threshold: float
     classes: tuple[str, ...] | None = None
+    entities: tuple[EntitySpans, ...] | None = None
+    classes_per_chunk: int | None = None
     nms_threshold: float | None = None
     class_agnostic_nms: bool = False
     max_detections: int = defaults.MAX_DETECTIONS
@@ -60,6 +69,12 @@ def normalize_caption(caption: str) -> str:
     """Lower-case and end with '.', as the upstream reference ``preprocess_caption``."""
     caption = caption.lower().strip()
     return caption if caption.endswith(".") else caption + "."
+
+
+def offsets_caption(caption: str) -> str:
+    """Lower case and a closing '.', every character kept where it was (entity spans index it)."""
+    lowered = "".join(char.lower() if len(char.lower()) == 1 else char for char in caption)
+    return lowered if lowered.rstrip().endswith(".") else lowered + "."
 
 
 def _text(name: str, value: Any) -> str:
@@ -207,8 +222,8 @@ def _mask_options(fields: Mapping[str, Any], settings: HandlerSettings, max_dete
     return options
 
 
-def validate_caption(caption: str, max_chars: int) -> str:
-    """A usable, normalised caption, or an InvalidInput that says why not."""
+def validate_caption(caption: str, max_chars: int, keep_offsets: bool = False) -> str:
+    """A usable, normalised caption (``keep_offsets``: :func:`offsets_caption`), or an InvalidInput saying why not."""
     if not caption.strip():
         raise InvalidInput(
             "'caption' is empty: name what to detect, e.g. 'cat . remote control'", ErrorType.INVALID_CAPTION
@@ -219,7 +234,79 @@ def validate_caption(caption: str, max_chars: int) -> str:
         raise InvalidInput(
             f"'caption' is {len(caption)} characters long; the limit is {max_chars}", ErrorType.INVALID_CAPTION
         )
-    return normalize_caption(caption)
+    return offsets_caption(caption) if keep_offsets else normalize_caption(caption)
+
+
+def _entity_prompt(caption: str, value: Any, settings: HandlerSettings) -> dict[str, Any]:
+    """Caption, labels and spans of an entities request (``value``: the field), or referring (``value`` None)."""
+    if value is None:
+        entities = whole_caption(caption)
+    else:
+        entities = parse_entities(
+            _json_value("entities", value) if isinstance(value, (bytes, bytearray, str)) else value
+        )
+    model_caption = validate_caption(caption, settings.max_caption_chars, keep_offsets=True)
+    check_spans(caption, entities)
+    return {
+        "caption": model_caption,
+        "classes": tuple(entity_label(caption, spans) for spans in entities),
+        "entities": entities,
+    }
+
+
+def _json_value(name: str, value: Any) -> Any:
+    """A JSON value sent as text (a multipart part)."""
+    try:
+        return json.loads(_text(name, value))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"'{name}' must be JSON, e.g. [[0, 3], [8, 11]] ({exc})", ErrorType.INVALID_ENTITIES
+        ) from None
+
+
+def _prompt(fields: Mapping[str, Any], settings: HandlerSettings) -> dict[str, Any]:
+    """What to detect: caption, class labels, entity spans, chunking, from exactly one of TEXT_FIELDS."""
+    given = [name for name in TEXT_FIELDS if name in fields]
+    if len(given) > 1:
+        raise InvalidInput(
+            f"send one of 'caption', 'classes' or 'vocabulary', not {' and '.join(repr(name) for name in given)}",
+            ErrorType.INVALID_PARAMETER,
+        )
+    if not given:
+        raise InvalidInput(
+            "'vocabulary', 'caption' or 'classes' is required, e.g. \"coco\", 'cat . remote control' or "
+            '["cat", "remote control"]',
+            ErrorType.MISSING_FIELD,
+        )
+    referring = fields.get("referring") is not None and _flag("referring", fields["referring"])
+    grounding = [
+        name for name, on in (("entities", fields.get("entities") is not None), ("referring", referring)) if on
+    ]
+    if len(grounding) > 1:
+        raise InvalidInput(
+            "send either 'entities' or 'referring', not both (referring makes the whole caption one entity)",
+            ErrorType.INVALID_PARAMETER,
+        )
+    if grounding and given != ["caption"]:
+        raise InvalidInput(f"'{grounding[0]}' needs a 'caption' (the text it refers to)", ErrorType.INVALID_PARAMETER)
+    chunking = fields.get("classes_per_chunk")
+    if chunking is not None and grounding:
+        raise InvalidInput(
+            f"'classes_per_chunk' splits a list of classes; a caption with '{grounding[0]}' is read as one piece",
+            ErrorType.INVALID_PARAMETER,
+        )
+    options = {}
+    if chunking is not None:
+        options["classes_per_chunk"] = _count("classes_per_chunk", chunking, defaults.MAX_CLASSES_PER_CHUNK)
+    if grounding:
+        return _entity_prompt(_text("caption", fields["caption"]), fields.get("entities"), settings)
+    if given == ["vocabulary"]:
+        vocabulary = load_vocabulary(_text("vocabulary", fields["vocabulary"]).strip().lower())
+        return {"caption": vocabulary.caption(), "classes": vocabulary.labels, **options}
+    if given == ["classes"]:
+        classes = parse_classes(fields["classes"])
+        return {"caption": classes_caption(classes), "classes": classes, **options}
+    return {"caption": validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars), **options}
 
 
 def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> DetectionRequest:
@@ -240,19 +327,7 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
             fields[name] = fields.pop(alias)
     if IMAGE_FIELD not in fields:
         raise InvalidInput("'image' is required (base64 in JSON, or a file part in multipart)", ErrorType.MISSING_FIELD)
-    if "caption" in fields and "classes" in fields:
-        raise InvalidInput("send either 'caption' or 'classes', not both", ErrorType.INVALID_PARAMETER)
-    if "classes" in fields:
-        classes: tuple[str, ...] | None = parse_classes(fields["classes"])
-        caption = classes_caption(classes)
-    elif "caption" in fields:
-        classes = None
-        caption = validate_caption(_text("caption", fields["caption"]), settings.max_caption_chars)
-    else:
-        raise InvalidInput(
-            "'caption' or 'classes' is required, e.g. 'cat . remote control' or [\"cat\", \"remote control\"]",
-            ErrorType.MISSING_FIELD,
-        )
+    prompt = _prompt(fields, settings)
     thresholds = {
         name: _threshold(name, fields[name]) if fields.get(name) is not None else getattr(settings, name)
         for name in THRESHOLD_FIELDS
@@ -260,8 +335,7 @@ def parse_request(raw: Mapping[str, Any], settings: HandlerSettings) -> Detectio
     output = _output_options(fields, settings)
     return DetectionRequest(
         image=decode_image_field(fields[IMAGE_FIELD]),
-        caption=caption,
-        classes=classes,
+        **prompt,
         **thresholds,
         **output,
         **_mask_options(fields, settings, output["max_detections"]),

@@ -26,6 +26,9 @@ class HandlerSettings:
     max_detections: int = defaults.MAX_DETECTIONS  # default for requests that do not send 'max_detections'
     max_sub_batch: int = 8  # largest model call on CUDA (multi-threaded CPU calls hold one caption: batching.py)
     dtype: str = "float32"  # model call precision: float32, bfloat16 (CPU/CUDA), float16 (CUDA); see the back ends' dtypes module
+    prompt_cache_mb: int = (
+        defaults.PROMPT_CACHE_MB
+    )  # prompt encodings kept per worker, least recently used dropped first; 0: none
     warmup: bool = True
     mask_model: str = ""  # the mask model's folder (relative to the model dir); "" serves no masks
     mask_backend: str = defaults.MASK_BACKEND  # a registered mask back end, or module:Class

@@ -9,7 +9,7 @@ import requests
 
 from gdino_serve.tools.sample_photos import photo_bytes
 from gdino_serve.torchserve_runner import TorchServe
-from handler.frontends.torchserve.metrics import BATCH_SIZE_METRIC, DETECTIONS_METRIC, STAGE_METRICS
+from handler.frontends.torchserve.metrics import BATCH_SIZE_METRIC, COUNT_METRICS, DETECTIONS_METRIC, STAGE_METRICS
 
 pytestmark = pytest.mark.integration  # starts a real TorchServe
 
@@ -32,3 +32,21 @@ def test_stage_batch_and_detection_metrics_appear_at_metrics_endpoint_after_a_re
     assert _metric_value(text, STAGE_METRICS["model"]) > 0
     assert _metric_value(text, BATCH_SIZE_METRIC) >= 1
     assert _metric_value(text, DETECTIONS_METRIC) == len(reply.json()["boxes"])
+
+
+def test_prompt_cache_hits_and_misses_are_counted_at_the_metrics_endpoint(served_model: TorchServe) -> None:
+    def counts() -> tuple[float, float]:
+        text = requests.get(f"{served_model.metrics_url}/metrics", timeout=30).text
+        return tuple(_metric_value(text, name) or 0.0 for name in COUNT_METRICS.values())  # type: ignore[return-value]
+
+    caption = b"a prompt only this test sends"
+    before = counts()
+    for _ in range(2):
+        reply = requests.post(
+            f"{served_model.url}/predictions/groundingdino",
+            files={"image": photo_bytes("chelsea.png"), "caption": caption},
+            timeout=300,
+        )
+        assert reply.status_code == 200, reply.text
+    hits, misses = (after - earlier for after, earlier in zip(counts(), before))
+    assert (hits, misses) == (1, 1)  # the first request computed the prompt, the second reused it

@@ -57,3 +57,48 @@ def test_dropped_photo_gets_as_many_drawn_boxes_as_the_json_has(playground: str,
     assert answer["labels"] and drawn == len(answer["boxes"]) > 0
     assert set(answer["labels"]) <= {"person", "rocket", "flag"}
     assert shot.stat().st_size > 10_000
+
+
+def _detect_in_page(driver: Any, playground: str, path: Path, choose: Any) -> dict[str, Any]:
+    """Open the page, let ``choose(driver)`` set the prompt, drop the photo, return the answer's JSON."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(playground)
+    choose(driver)
+    driver.execute_script("document.getElementById('box').value = 0.3")  # random weights: boxes above 0.3
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    deadline = time.monotonic() + 180
+    while "boxes in" not in driver.find_element(By.ID, "status").text:
+        assert time.monotonic() < deadline, driver.find_element(By.ID, "status").text
+        time.sleep(0.5)
+    return json.loads(driver.find_element(By.ID, "json").text)
+
+
+def test_the_vocabulary_picker_and_the_referring_switch_shape_the_request(playground: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from handler.contract.vocabulary import VOCABULARIES, load_vocabulary
+
+    path = tmp_path / "astronaut.png"
+    path.write_bytes(photo_bytes("astronaut.png"))
+
+    def vocabulary(driver: Any) -> None:
+        Select(driver.find_element(By.ID, "mode")).select_by_value("vocabulary")
+        assert not driver.find_element(By.ID, "prompt").is_displayed()
+        picker = Select(driver.find_element(By.ID, "vocabulary"))
+        assert [option.text for option in picker.options] == list(VOCABULARIES)
+        picker.select_by_value("voc")
+
+    def referring(driver: Any) -> None:
+        Select(driver.find_element(By.ID, "mode")).select_by_value("caption")
+        driver.find_element(By.ID, "prompt").clear()
+        driver.find_element(By.ID, "prompt").send_keys("the person in a space suit")
+        driver.find_element(By.ID, "referring").click()
+
+    with chromium() as driver:
+        by_vocabulary = _detect_in_page(driver, playground, path, vocabulary)
+        by_referring = _detect_in_page(driver, playground, path, referring)
+    voc = load_vocabulary("voc").labels
+    assert by_vocabulary["labels"] and by_vocabulary["labels"] == [voc[i] for i in by_vocabulary["class_ids"]]
+    assert by_referring["labels"] and set(by_referring["labels"]) == {"the person in a space suit"}

@@ -164,3 +164,43 @@ def test_batched_calls_on_one_thread_equal_solo(any_pipeline, images, monkeypatc
     finally:
         torch.set_num_threads(threads)
         _SOLO.clear()
+
+
+WATERMELON = "The picture contains watermelon, flower, and a white bottle."
+PROMPT_MODES = [
+    {"vocabulary": "coco"},
+    {"vocabulary": "voc", "classes_per_chunk": 7},
+    {"caption": WATERMELON, "entities": [[21, 31], [45, 59]]},
+    {"caption": "a person in a white space suit", "referring": True, "max_detections": 1},
+    {"classes": ["cup", "saucer"]},
+]
+
+
+def _prompt_modes(images: dict[str, bytes], threshold: float = 0.5) -> list[Request]:
+    """One request per prompt mode, on images of one size and of others."""
+    names = ["coffee.png", "coffee-mirror", "coffee-flip", "astronaut.png", "coffee.png"]
+    common = {"box_threshold": threshold, "text_threshold": threshold, "normalized": True}
+    return [{"image": images[name], **prompt, **common} for name, prompt in zip(names, PROMPT_MODES)]
+
+
+def test_each_prompt_mode_batched_with_the_others_in_either_order(any_pipeline, images, record_property) -> None:
+    requests = _prompt_modes(images)
+    assert_each_answer_as_if_alone(any_pipeline, requests, "prompt modes", record_property)
+    assert_each_answer_as_if_alone(any_pipeline, requests[::-1], "prompt modes, reversed", record_property)
+
+
+def test_prompt_modes_in_batched_calls_on_one_thread_equal_solo(
+    any_pipeline, images, monkeypatch, record_property
+) -> None:
+    """The CUDA plan: the modes' chunks of equal token length share model calls."""
+    monkeypatch.setattr(any_pipeline, "limits", CallLimits(max_images=8, max_captions=8))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _SOLO.clear()
+        assert_each_answer_as_if_alone(
+            any_pipeline, _prompt_modes(images), "prompt modes at one thread", record_property
+        )
+    finally:
+        torch.set_num_threads(threads)
+        _SOLO.clear()

@@ -90,3 +90,7 @@ def test_each_batch_reports_stage_times_batch_size_and_detections(handler_and_co
     assert recorded["GroundingDINOBatchSize"] == (1, "count")
     assert recorded["GroundingDINODetectionsPerImage"] == (len(answer["boxes"]), "count")
     assert recorded["GroundingDINOModelTime"][0] > 0 and recorded["GroundingDINOModelTime"][1] == "ms"
+    [again] = [json.loads(body) for body in handler.handle([good], context)]  # the same prompt: a cache hit
+    hits = [value for name, value, _ in context.metrics.recorded if name == "GroundingDINOPromptCacheHits"]
+    misses = [value for name, value, _ in context.metrics.recorded if name == "GroundingDINOPromptCacheMisses"]
+    assert hits[-1] == 1 and misses[-1] == 0 and len(hits) == len(misses) == 2 and again == answer

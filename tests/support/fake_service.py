@@ -4,7 +4,9 @@ It answers like the real one, deterministically: one box per requested class (at
 placed by the image's size, so format tests know exactly what to expect; asked for masks, each
 box's mask is the ellipse inscribed in it (:func:`fake_mask`), in the asked format. ``script`` makes it
 answer given error statuses first (e.g. [503, 503] then 200s); ``accept_classes=False`` makes
-it an older server that refuses the ``classes`` field; ``masks_available=False`` one served without a mask model.
+it an older server that refuses the ``classes`` field (``accept_vocabulary=False``: the
+``vocabulary`` field); ``masks_available=False`` one served without a mask model. A vocabulary is
+answered with its *last* three classes, so class ids and dataset ids differ from the first positions.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from PIL import Image, ImageOps
 
 from gdino_client.http_serving import send_json
 from handler.contract.mask_codec import encode_rle, polygons
+from handler.contract.vocabulary import load_vocabulary
 
 
 def fake_mask(box: list[float], width: int, height: int) -> np.ndarray:
@@ -62,6 +65,7 @@ class FakeService:
     script: list[int] = field(default_factory=list)  # statuses to answer, in order, before any 200
     accept_classes: bool = True
     masks_available: bool = True
+    accept_vocabulary: bool = True
     delay: float = 0.0  # seconds per answer
     token: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -76,8 +80,9 @@ class FakeService:
                 return status, {"code": status, "type": "ServiceUnavailable", "message": "scripted"}
         if self.token and headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"code": 401, "type": "Unauthorized", "message": "token required"}
-        if "classes" in body and not self.accept_classes:
-            return 400, {"code": 400, "type": "UnknownField", "message": "unknown field(s): classes"}
+        for name, accepted in (("classes", self.accept_classes), ("vocabulary", self.accept_vocabulary)):
+            if name in body and not accepted:
+                return 400, {"code": 400, "type": "UnknownField", "message": f"unknown field(s): {name}"}
         if body.get("masks") and not self.masks_available:
             message = "'masks': this model is served without a mask model (serve it with --mask-model)"
             return 400, {"code": 400, "type": "InvalidParameter", "message": message}
@@ -87,6 +92,12 @@ class FakeService:
                 width, height = ImageOps.exif_transpose(image).size
         except Exception:  # noqa: BLE001 - anything undecodable is the caller's fault here
             return 400, {"code": 400, "type": "InvalidImage", "message": "'image' is not a readable image"}
+        if "vocabulary" in body:
+            names = load_vocabulary(body["vocabulary"]).labels
+            response = fake_boxes(width, height, list(names[-3:]))
+            response["labels"] = list(response["phrases"])
+            response["class_ids"] = list(range(len(names) - 3, len(names)))
+            return 200, response
         if "classes" in body:
             response = fake_boxes(width, height, body["classes"])
             response["labels"] = list(response["phrases"])

@@ -56,6 +56,7 @@ class FaultInjectingDetector:
         self.device = inner.device
         self.num_queries = inner.num_queries
         self.feature_strides = inner.feature_strides
+        self.prompt_cache = inner.prompt_cache
         self.oom_above = oom_above
         self.calls: list[int] = []  # captions per decode call, for tests
 

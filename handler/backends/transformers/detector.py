@@ -21,11 +21,13 @@ from torch import nn
 from handler.backends import dtypes
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.torch_detector import TorchDetector
-from handler.backends.transformers import batch_invariance
+from handler.backends.transformers import batch_invariance, text_encodings
 from handler.backends.transformers.model_loader import load_model, load_tokenizer
 from handler.backends.transformers.shared_image import ImageFeatures, decode_captions, encode_images
+from handler.contract import defaults
 from handler.core.image_positions import level_strides
 from handler.core.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from handler.core.prompt_cache import Encoding
 from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,15 @@ def feature_strides(config: Any) -> tuple[int, ...]:
 class TransformersDetector(TorchDetector):
     """A transformers ``GroundingDinoForObjectDetection`` or ``MMGroundingDinoForObjectDetection``."""
 
-    def __init__(self, model: nn.Module, tokenizer: Any, device: torch.device, dtype: str = "float32") -> None:
-        super().__init__(model, device, dtype)
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        device: torch.device,
+        dtype: str = "float32",
+        prompt_cache_mb: float = defaults.PROMPT_CACHE_MB,
+    ) -> None:
+        super().__init__(model, device, dtype, prompt_cache_mb)
         self.hf_tokenizer = tokenizer
         self.tokenizer = BertTokens(tokenizer)
         self.max_text_len: int = model.config.max_text_len
@@ -75,14 +84,19 @@ class TransformersDetector(TorchDetector):
         folder = model_dir / settings.model_config
         batch_invariance.apply()
         check_preprocessing(folder)
-        return cls(load_model(folder, checkpoint, device), load_tokenizer(folder), device, settings.dtype)
+        model = load_model(folder, checkpoint, device)
+        text_encodings.check_model(model)
+        return cls(model, load_tokenizer(folder), device, settings.dtype, settings.prompt_cache_mb)
 
     def _encode(self, images: torch.Tensor) -> ImageFeatures:
         return encode_images(self.model, images)
+
+    def _encode_caption(self, caption: str) -> Encoding:
+        return text_encodings.encode_caption(self.model, self.hf_tokenizer, caption, self.device)
 
     def _decode(
         self, encoded: ImageFeatures, owners: Sequence[int], captions: list[str]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         text = self.hf_tokenizer(captions, padding="longest", return_tensors="pt").to(self.device)
-        outputs = decode_captions(self.model, encoded, owners, dict(text))
+        outputs = decode_captions(self.model, encoded, owners, dict(text), self._text(captions))
         return outputs.logits, outputs.pred_boxes

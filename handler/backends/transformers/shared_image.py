@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from handler.backends.patching import patched
+from handler.backends.transformers.text_encodings import given_text
+from handler.core.prompt_cache import Encoding
 
 # Source fingerprint of transformers 4.57.6's GroundingDinoConvModel.forward (the same in MM-Grounding-DINO).
 BACKBONE_FORWARD = "75cf783ea18bab66"
@@ -54,9 +56,14 @@ def _reused_backbone(backbone: nn.Module, encoded: ImageFeatures, index: torch.T
 
 
 def decode_captions(
-    model: nn.Module, encoded: ImageFeatures, owners: Sequence[int], text: dict[str, torch.Tensor]
+    model: nn.Module,
+    encoded: ImageFeatures,
+    owners: Sequence[int],
+    text: dict[str, torch.Tensor],
+    encodings: Sequence[Encoding],
 ) -> Any:
-    """``model(images[owners], text)`` on the features of :func:`encode_images`."""
+    """``model(images[owners], text)`` on the features of :func:`encode_images` and the captions'
+    ``encodings`` (:mod:`~handler.backends.transformers.text_encodings`)."""
     index = torch.tensor(owners, device=encoded.images.device)
-    with _reused_backbone(model.model.backbone, encoded, index):
+    with _reused_backbone(model.model.backbone, encoded, index), given_text(model, encodings):
         return model(pixel_values=encoded.images[index], **text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,10 +17,11 @@ from torch import nn
 from handler.backends import dtypes
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.torch_detector import TorchDetector
-from handler.backends.upstream import batch_invariance, float32_islands
+from handler.backends.upstream import batch_invariance, float32_islands, text_encodings
 from handler.backends.upstream.model_loader import load_model
 from handler.backends.upstream.shared_image import ImageFeatures, decode_captions, encode_images
 from handler.core.image_positions import level_strides
+from handler.core.prompt_cache import Encoding
 from handler.core.settings import HandlerSettings
 
 
@@ -36,8 +38,9 @@ def feature_strides(model: nn.Module) -> tuple[int, ...]:
 class UpstreamDetector(TorchDetector):
     """GroundingDINO (Swin + BERT) as published in ``rf-groundingdino``."""
 
-    def __init__(self, model: nn.Module, device: torch.device, dtype: str = "float32") -> None:
-        super().__init__(model, device, dtype)
+    def __init__(self, model: nn.Module, device: torch.device, *options: Any) -> None:
+        """``options``: :class:`TorchDetector`'s ``dtype`` and ``prompt_cache_mb``."""
+        super().__init__(model, device, *options)
         self.tokenizer = BertTokens(model.tokenizer)
         self.max_text_len: int = model.max_text_len
         self.num_queries: int = model.num_queries
@@ -52,13 +55,17 @@ class UpstreamDetector(TorchDetector):
         float32_islands.apply()
         model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
         batch_invariance.apply_to_model(model)
-        return cls(model, device, settings.dtype)
+        text_encodings.check_model(model)
+        return cls(model, device, settings.dtype, settings.prompt_cache_mb)
 
     def _encode(self, images: torch.Tensor) -> ImageFeatures:
         return encode_images(self.model, images)
 
+    def _encode_caption(self, caption: str) -> Encoding:
+        return text_encodings.encode_caption(self.model, caption, self.device)
+
     def _decode(
         self, encoded: ImageFeatures, owners: Sequence[int], captions: list[str]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs = decode_captions(self.model, encoded, owners, captions)
+        outputs = decode_captions(self.model, encoded, owners, captions, self._text(captions))
         return outputs["pred_logits"], outputs["pred_boxes"]

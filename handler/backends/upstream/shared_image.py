@@ -16,6 +16,9 @@ import torch
 from groundingdino.util.misc import NestedTensor
 from torch import nn
 
+from handler.backends.upstream.text_encodings import given_text
+from handler.core.prompt_cache import Encoding
+
 
 @dataclass(frozen=True)
 class ImageFeatures:
@@ -35,14 +38,18 @@ def encode_images(model: nn.Module, images: torch.Tensor) -> ImageFeatures:
         model.unset_image_tensor()
 
 
-def decode_captions(model: nn.Module, encoded: ImageFeatures, owners: Sequence[int], captions: list[str]) -> Any:
-    """``model(images[owners], captions)`` on the features of :func:`encode_images`."""
+def decode_captions(
+    model: nn.Module, encoded: ImageFeatures, owners: Sequence[int], captions: list[str], text: Sequence[Encoding]
+) -> Any:
+    """``model(images[owners], captions)`` on the features of :func:`encode_images` and the captions'
+    encodings ``text`` (:mod:`~handler.backends.upstream.text_encodings`)."""
     index = torch.tensor(owners, device=encoded.images.device)
     model.set_image_features(
         [NestedTensor(feature.tensors[index], feature.mask[index]) for feature in encoded.features],
         [position[index] for position in encoded.positions],
     )
     try:
-        return model(encoded.images[index], captions=captions)
+        with given_text(model, text):
+            return model(encoded.images[index], captions=captions)
     finally:
         model.unset_image_tensor()

@@ -1,6 +1,8 @@
-"""Custom TorchServe metrics per batch: stage times (the mask stage included), batch size, detections per image.
+"""Custom TorchServe metrics per batch: stage times (the mask stage included), batch size, detections
+per image, prompt cache use.
 
-Names are Prometheus gauges on the metrics endpoint (labels ModelName, Level, Hostname).
+Names are Prometheus gauges on the metrics endpoint (labels ModelName, Level, Hostname); the
+prompt cache's hits and misses are counters (totals since the worker started).
 """
 
 from __future__ import annotations
@@ -22,18 +24,25 @@ STAGE_METRICS = {
 }
 BATCH_SIZE_METRIC = "GroundingDINOBatchSize"
 DETECTIONS_METRIC = "GroundingDINODetectionsPerImage"
+COUNT_METRICS = {
+    "prompt_cache_hits": "GroundingDINOPromptCacheHits",
+    "prompt_cache_misses": "GroundingDINOPromptCacheMisses",
+}
 
 
 def emit_metrics(metrics: Any, timer: StageTimer, batch_size: int, detections_per_image: Sequence[int]) -> None:
-    """Report one batch to TorchServe: ms per stage (batch totals), batch size, detections per image."""
+    """Report one batch to TorchServe: ms per stage (batch totals), batch size, detections per image,
+    and the prompt cache's hits and misses (added to counters)."""
 
-    def gauge(name: str, value: float, unit: str) -> None:
+    def metric(name: str, value: float, unit: str, kind: MetricTypes = MetricTypes.GAUGE) -> None:
         # Fresh dimensions each call: TorchServe appends its defaults to a shared default list.
         dimensions = [Dimension("ModelName", metrics.model_name), Dimension("Level", "Model")]
-        metrics.add_metric(name, value, unit, None, dimensions, MetricTypes.GAUGE)
+        metrics.add_metric(name, value, unit, None, dimensions, kind)
 
     for stage, name in STAGE_METRICS.items():
-        gauge(name, round(timer.totals_ms.get(stage, 0.0), 3), "ms")
-    gauge(BATCH_SIZE_METRIC, batch_size, "count")
+        metric(name, round(timer.totals_ms.get(stage, 0.0), 3), "ms")
+    metric(BATCH_SIZE_METRIC, batch_size, "count")
     for count in detections_per_image:
-        gauge(DETECTIONS_METRIC, count, "count")
+        metric(DETECTIONS_METRIC, count, "count")
+    for event, name in COUNT_METRICS.items():
+        metric(name, timer.counts.get(event, 0), "count", MetricTypes.COUNTER)

@@ -97,7 +97,7 @@ def test_bad_class_list_is_a_400_saying_why(value: Any, message: str) -> None:
 
 
 def test_caption_and_classes_together_is_a_400() -> None:
-    with pytest.raises(InvalidInput, match="either 'caption' or 'classes'"):
+    with pytest.raises(InvalidInput, match="one of 'caption', 'classes' or 'vocabulary', not 'caption' and 'classes'"):
         parse_request({"image": b"x", "caption": "cat", "classes": ["dog"]}, HandlerSettings())
 
 

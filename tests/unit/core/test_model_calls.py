@@ -12,6 +12,7 @@ from handler.contract.errors import InferenceError, ModelOutOfMemory
 from handler.core.batching import CallLimits, ModelInput, RawDetections
 from handler.core.detector import QueryScores
 from handler.core.model_calls import predict_or_errors
+from handler.core.prompt_cache import PromptCache
 from tests.support.fault_injection import ERROR, OOM, FaultInjectingDetector
 
 LIMITS = CallLimits(max_images=8, max_captions=8)  # as on CUDA: calls may hold several captions
@@ -24,6 +25,7 @@ class FakeDetector:
     max_text_len = 16
     num_queries = 2
     feature_strides = ()  # picks no queries among image positions
+    prompt_cache = PromptCache(0)
     tokenizer = SimpleNamespace(tokenize=lambda captions: [SimpleNamespace(input_ids=c.split()) for c in captions])
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,24 @@ def test_v2_tensors_and_parameters_become_fields_with_class_lists_kept_whole():
     ]
 
 
+def test_v2_carries_the_prompt_modes_as_tensors_or_parameters():
+    from handler.core.request import parse_request
+    from handler.core.settings import HandlerSettings
+
+    def fields(body: dict) -> tuple:
+        request = parse_request(parse_kserve(body).items[0], HandlerSettings())
+        return request.classes, request.entities
+
+    caption = tensor("caption", ["red apple and green pear"])
+    as_parameter = {"inputs": [tensor("image", ["QUJD"]), caption], "parameters": {"entities": [[4, 9], [20, 24]]}}
+    as_tensor = {"inputs": [tensor("image", ["QUJD"]), caption, tensor("entities", ["[[4, 9], [20, 24]]"])]}
+    assert fields(as_parameter) == fields(as_tensor) == (("apple", "pear"), (((4, 9),), ((20, 24),)))
+    referring = {"inputs": [tensor("image", ["QUJD"]), caption, tensor("referring", [True], "BOOL")]}
+    assert fields(referring)[0] == ("red apple and green pear",)
+    vocabulary = {"inputs": [tensor("image", ["QUJD"]), tensor("vocabulary", ["voc"])]}
+    assert fields(vocabulary)[0][:2] == ("aeroplane", "bicycle")
+
+
 def test_v2_answer_has_one_typed_tensor_per_answer_field():
     request = parse_kserve({"id": "7", "inputs": [tensor("image", ["QUJD"])]})
     body = kserve_answer(request, [ANSWER], ModelRef("groundingdino", "1.0"))
