@@ -29,8 +29,11 @@ class ErrorType(StrEnum):
     DUPLICATE_CLASS = "DuplicateClass"
     PROMPT_TOO_LONG = "PromptTooLong"
     INVALID_KSERVE_REQUEST = "InvalidKServeRequest"
+    TOO_MANY_INSTANCES = "TooManyInstances"
+    NOT_FOUND = "NotFound"
     INTERNAL_SERVER_ERROR = "InternalServerError"
     OUT_OF_MEMORY = "OutOfMemory"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
 
 
 class DetectionError(Exception):
