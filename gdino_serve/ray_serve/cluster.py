@@ -5,7 +5,8 @@
 ports, all on 127.0.0.1, and Serve's one HTTP proxy on the head at a free port. ``ray start
 --address`` refuses while ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (which keeps Ray on loopback),
 so worker nodes are started the way that command would start them, in process. Node death is
-noticed in about 3 s (health checks every second, three misses) instead of Ray's 15 s.
+noticed in about 3 s (health checks every second, three misses) instead of Ray's 15 s, and Ray's
+memory monitor is off (on a shared machine it kills actors for other programs' memory).
 Each node's resources name it: ``head_node`` or ``worker_node``, 1 each, for pinning deployments.
 """
 
@@ -26,7 +27,13 @@ from gdino_serve.ray_serve.environment import loopback_ray_environment
 
 logger = logging.getLogger(__name__)
 
-FAST_HEALTH = {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}
+# Node death seen in about 3 s; and no memory monitor: on a shared machine it kills our actors when
+# other programs fill the memory (the kernel's OOM killer still guards the machine).
+TEST_SYSTEM_CONFIG = {
+    "health_check_period_ms": 1000,
+    "health_check_failure_threshold": 3,
+    "memory_monitor_refresh_ms": 0,
+}
 HEAD, WORKER = "head_node", "worker_node"
 
 
@@ -35,7 +42,7 @@ class LocalCluster:
 
     def __init__(self, workers: int = 1, cpus: int = 2, system_config: dict[str, Any] | None = None) -> None:
         self.workers, self.cpus = workers, cpus
-        self.system_config = FAST_HEALTH if system_config is None else system_config
+        self.system_config = TEST_SYSTEM_CONFIG if system_config is None else system_config
         self.cluster: Any = None
         self.worker_nodes: list[Any] = []
         self.temp_dir: Path | None = None
@@ -108,9 +115,9 @@ class LocalCluster:
         return any(node["NodeID"] == node_id and node["Alive"] for node in ray.nodes())
 
     def log_files(self, pattern: str) -> list[Path]:
-        """Files matching ``pattern`` under every session's log folder (all nodes write below the head's)."""
+        """Files matching ``pattern`` in the session's log folder (every node of this machine writes there)."""
         assert self.temp_dir is not None
-        return sorted(self.temp_dir.glob(f"session_*/logs/{pattern}"))
+        return sorted((self.temp_dir / "session_latest" / "logs").glob(pattern))
 
     def stop(self) -> None:
         import ray

@@ -35,7 +35,12 @@ logger = logging.getLogger("ray.serve")
 
 # ActorDiedError / ActorUnavailableError (a replica or its node died), a full queue, no replica yet.
 RETRYABLE = (RayActorError, BackPressureError, DeploymentUnavailableError)
-ERROR_STATUS = {ErrorType.NOT_FOUND: 404, ErrorType.SERVICE_UNAVAILABLE: 503, ErrorType.INTERNAL_SERVER_ERROR: 500}
+ERROR_STATUS = {
+    ErrorType.NOT_FOUND: 404,
+    ErrorType.REQUEST_TOO_LARGE: 413,
+    ErrorType.SERVICE_UNAVAILABLE: 503,
+    ErrorType.INTERNAL_SERVER_ERROR: 500,
+}
 RETRY_AFTER_S = 1
 READY_TIMEOUT_S = 10.0
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -72,6 +77,11 @@ def route(method: str, path: str, model_name: str) -> tuple[str | None, str]:
     return None, f"no route {method} {path}"
 
 
+def too_large(size: int) -> Response:
+    message = f"request body of {size} bytes; the limit is {defaults.MAX_REQUEST_BYTES} bytes"
+    return error_response(ErrorType.REQUEST_TOO_LARGE, message)
+
+
 async def envelope(request: Request) -> dict[str, Any]:
     """The request as TorchServe hands it to a handler: form fields as bytes, any other body under ``body``."""
     if (request.headers.get("content-type") or "").startswith(FORM_TYPES):
@@ -97,7 +107,12 @@ class Gateway:
         if action is None:
             return error_response(ErrorType.NOT_FOUND, why)
         if action == "predict":
-            return await self.predict(await envelope(request))
+            declared = int(request.headers.get("content-length") or 0)
+            if declared > defaults.MAX_REQUEST_BYTES:  # refused before the body is read
+                return too_large(declared)
+            raw = await envelope(request)
+            size = sum(len(value) for value in raw.values())
+            return too_large(size) if size > defaults.MAX_REQUEST_BYTES else await self.predict(raw)
         if not await self.detector_ready():
             return json_response({"status": "Unhealthy"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         if action == "ping":

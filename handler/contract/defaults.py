@@ -35,5 +35,8 @@ PLAYGROUND_PORT = 8090  # gdino-playground
 LABEL_STUDIO_PORT = 8200  # Label Studio (scripts/labelstudio_runner; its own default, 8080, is TorchServe's)
 LABEL_STUDIO_BACKEND_PORT = 9090  # gdino-labelstudio-backend (Label Studio's ML backend convention)
 INFERENCE_URL = f"http://{HOST}:{INFERENCE_PORT}"
+# The largest request body (a base64 12-megapixel JPEG is ~10 MB): config.properties' max_request_size
+# for TorchServe (a test keeps them equal), the gateway's limit on Ray Serve.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 CLIENT_TIMEOUT_S = 120.0  # seconds a client waits for one detection request

@@ -34,6 +34,7 @@ class ErrorType(StrEnum):
     INTERNAL_SERVER_ERROR = "InternalServerError"
     OUT_OF_MEMORY = "OutOfMemory"
     SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    REQUEST_TOO_LARGE = "RequestTooLarge"
 
 
 class DetectionError(Exception):

@@ -12,12 +12,14 @@ import pytest
 import yaml
 
 from gdino_serve.model_archive import UpstreamModel
-from gdino_serve.paths import TINY_CONFIG
+from gdino_serve.paths import REPO, TINY_CONFIG
 from gdino_serve.ray_serve.app_args import AppArgs
 from gdino_serve.ray_serve.config import deployment_options, load_serve_config, local_serve
 from gdino_serve.ray_serve.gateway import route
 from gdino_serve.ray_serve.model_source import linked_model, store_model
 from gdino_serve.tools.validate_ray_config import RAYSERVICE, rayservice_problems, serve_config_problems
+from gdino_serve.torchserve_runner import read_properties
+from handler.contract import defaults
 
 pytestmark = pytest.mark.ray
 
@@ -72,6 +74,10 @@ def test_one_machine_takes_replicas_gpus_and_cpus_from_the_host(config: dict) ->
     assert local.http_options["host"] == "127.0.0.1" and local.http_options["port"] == 8000
     cpu_only = local_serve(config, replicas=1, gpus=0, workers_per_gpu=1, cpus=2, host="127.0.0.1", port=8000)
     assert cpu_only.detector["ray_actor_options"] == {"num_cpus": 2, "num_gpus": 0}
+
+
+def test_the_gateways_body_limit_is_torchserves_max_request_size() -> None:
+    assert int(read_properties(REPO / "config.properties")["max_request_size"]) == defaults.MAX_REQUEST_BYTES
 
 
 def test_application_args_refuse_unknown_keys_and_two_model_sources() -> None:
