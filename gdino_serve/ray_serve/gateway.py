@@ -2,8 +2,8 @@
 
 Routes: ``POST /predictions/<model>`` (JSON or multipart), the KServe paths
 ``POST /v1/models/<model>:predict`` and ``POST /v2/models/<model>/infer``, and the health routes
-``GET /ping``, ``/v2/health/live``, ``/v2/health/ready``, ``/v1/models/<model>``,
-``/v2/models/<model>/ready``. A body goes to the Detector as TorchServe's envelope (JSON as
+``GET /ping``, ``/v2/health/ready``, ``/v1/models/<model>``, ``/v2/models/<model>/ready`` (200 once
+a Detector replica answers, else 503) and ``/v2/health/live`` (200 while the gateway runs). A body goes to the Detector as TorchServe's envelope (JSON as
 ``{"body": bytes}``, form fields as ``{name: bytes}``), and its answer comes back byte for byte.
 
 Why two deployments: when a replica dies mid-request (its process or its node), Ray Serve's HTTP
@@ -49,7 +49,8 @@ ROUTES = [  # (method, path pattern, action); ':' is an ordinary character to a 
     ("POST", re.compile(r"/v1/models/(?P<model>[^/:]+):predict"), "predict"),
     ("POST", re.compile(r"/v2/models/(?P<model>[^/]+)/infer"), "predict"),
     ("GET", re.compile(r"/ping"), "ping"),
-    ("GET", re.compile(r"/v2/health/(?:live|ready)"), "ready"),
+    ("GET", re.compile(r"/v2/health/live"), "live"),
+    ("GET", re.compile(r"/v2/health/ready"), "ready"),
     ("GET", re.compile(r"/v1/models/(?P<model>[^/:]+)"), "model_ready"),
     ("GET", re.compile(r"/v2/models/(?P<model>[^/]+)/ready"), "model_ready"),
 ]
@@ -113,12 +114,14 @@ class Gateway:
             raw = await envelope(request)
             size = sum(len(value) for value in raw.values())
             return too_large(size) if size > defaults.MAX_REQUEST_BYTES else await self.predict(raw)
+        if action == "live":  # the server runs; whether it can answer yet is readiness
+            return json_response({"live": True})
         if not await self.detector_ready():
             return json_response({"status": "Unhealthy"}, 503, {"Retry-After": str(RETRY_AFTER_S)})
         if action == "ping":
             return json_response({"status": "Healthy"})
         if action == "ready":
-            return json_response({"live": True, "ready": True})
+            return json_response({"ready": True})
         return json_response({"name": self.model_name, "ready": True})
 
     async def detector_ready(self) -> bool:

@@ -96,8 +96,10 @@ def latency_at_concurrency_1(requests: int, resize: int) -> dict[str, Any]:
             result["ray_replica_rss_mib"] = rss_mib(replica["pid"])
             result["ray_serve_actors_rss_mib"] = serve_actor_rss()
     finally:
-        result["torchserve_worker_rss_mib"] = [rss_mib(pid) for pid in torchserve.worker_pids()]
-        result["torchserve_frontend_rss_mib"] = rss_mib(torchserve.process.pid)
+        workers = torchserve.worker_pids()
+        tree = [torchserve.process.pid, *(child.pid for child in psutil.Process(torchserve.process.pid).children(True))]
+        result["torchserve_worker_rss_mib"] = [rss_mib(pid) for pid in workers]
+        result["torchserve_frontend_rss_mib"] = sum(rss_mib(pid) for pid in tree if pid not in workers)
         torchserve.stop()
     result["p50_ratio_ray_over_torchserve"] = result["ray_serve"]["p50_ms"] / result["torchserve"]["p50_ms"]
     return result

@@ -96,6 +96,7 @@ def test_application_args_refuse_unknown_keys_and_two_model_sources() -> None:
         ("POST", "/v2/models/groundingdino/infer", "predict"),
         ("GET", "/ping", "ping"),
         ("GET", "/v2/health/ready", "ready"),
+        ("GET", "/v2/health/live", "live"),
         ("GET", "/v1/models/groundingdino", "model_ready"),
         ("GET", "/v2/models/groundingdino/ready", "model_ready"),
         ("GET", "/predictions/groundingdino", None),
