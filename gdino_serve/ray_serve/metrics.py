@@ -12,7 +12,7 @@ from ray.serve import metrics
 from handler.core.stage_timer import STAGES
 from handler.frontends.http.batch_answers import BatchReplies
 
-STAGE_MS = "gdino_stage_ms"  # per batch, tag stage: decode, preprocess, model, postprocess
+STAGE_MS = "gdino_stage_ms"  # per batch, tag stage: the pipeline's stages (handler.core.stage_timer.STAGES)
 BATCH_SIZE = "gdino_batch_size"  # requests per batch
 BATCH_IMAGES = "gdino_batch_images"  # images per batch (a KServe v1 request may hold several)
 DETECTIONS = "gdino_detections_per_image"
