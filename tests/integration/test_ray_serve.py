@@ -108,16 +108,31 @@ def post(cluster: LocalCluster, body: Any) -> requests.Response:
 
 def log_lines(cluster: LocalCluster, deployment: str) -> list[dict[str, Any]]:
     """Every JSON line the replicas of ``deployment`` logged (all of them, dead ones too)."""
-    lines = []
-    for path in cluster.log_files(f"serve/replica_{APP_NAME}_{deployment}_*.log"):
-        for line in path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                lines.append(json.loads(line))
-    return lines
+    return [line for lines in lines_by_replica(cluster, deployment).values() for line in lines]
 
 
-def batch_sizes(lines: list[dict[str, Any]]) -> list[int]:
-    return [int(match.group(1)) for line in lines if (match := BATCH_LINE.search(line.get("message", "")))]
+def lines_by_replica(cluster: LocalCluster, deployment: str) -> dict[Path, list[dict[str, Any]]]:
+    """The JSON lines of each replica's log file of ``deployment``."""
+    files = cluster.log_files(f"serve/replica_{APP_NAME}_{deployment}_*.log")
+    return {
+        path: [json.loads(line) for line in path.read_text(errors="replace").splitlines() if line.startswith("{")]
+        for path in files
+    }
+
+
+def batch_lines(cluster: LocalCluster) -> dict[Path, list[dict[str, Any]]]:
+    """Each Detector replica's "answered a batch" lines, in its log file's order."""
+    by_replica = lines_by_replica(cluster, DETECTOR)
+    return {
+        path: [line for line in lines if BATCH_LINE.search(line.get("message", ""))]
+        for path, lines in by_replica.items()
+    }
+
+
+def batch_size(line: dict[str, Any]) -> int:
+    match = BATCH_LINE.search(line["message"])
+    assert match is not None
+    return int(match.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -190,21 +205,24 @@ def test_concurrent_requests_are_batched_by_the_replicas_and_equal_their_solo_an
     captions = ["person . rocket", "cup", "cat . whiskers", "rocket . smoke", "motorcycle", "flag", "spoon", "ear"]
     bodies = [{"image": b64(photos[names[i % len(names)]]), "caption": captions[i]} for i in range(8)]
     solo = [answer_bodies(pipeline, [{"body": json.dumps(body).encode()}])[0] for body in bodies]
-    seen = len(batch_sizes(log_lines(cluster, DETECTOR)))
+    before = {path: len(lines) for path, lines in batch_lines(cluster).items()}
     with ThreadPoolExecutor(len(bodies)) as pool:
         replies = list(pool.map(lambda body: post(cluster, body), bodies))
     assert [reply.status_code for reply in replies] == [200] * len(bodies)
     for reply, alone in zip(replies, solo):
         assert_close(reply.json(), alone)
-    # A replica writes a batch's line as it answers it; the file may lag the answer a little.
-    wait_for(lambda: sum(batch_sizes(log_lines(cluster, DETECTOR))[seen:]) >= len(bodies), 30, what="batch lines")
-    lines = log_lines(cluster, DETECTOR)
-    sizes = batch_sizes(lines)[seen:]
+
+    def new_batches() -> list[dict[str, Any]]:
+        return [line for path, lines in batch_lines(cluster).items() for line in lines[before.get(path, 0) :]]
+
+    # Each replica logs a line per batch as it answers it: the burst's lines, per replica file.
+    wait_for(lambda: sum(map(batch_size, new_batches())) >= len(bodies), 30, what="the burst's batch lines")
+    sizes = [batch_size(line) for line in new_batches()]
     assert sum(sizes) == len(bodies) and max(sizes) > 1, f"the replicas saw batches of {sizes}"
     # The logs say which node and replica answered; the answers' headers agree.
-    batch_lines = [line for line in lines if BATCH_LINE.search(line.get("message", ""))]
-    assert {line["node_id"] for line in batch_lines} <= {replica["node_id"] for replica in running(APP_NAME, DETECTOR)}
-    assert {reply.headers["X-Replica"] for reply in replies} <= {line["replica"] for line in batch_lines}
+    nodes = {replica["node_id"] for replica in running(APP_NAME, DETECTOR)}
+    assert {line["node_id"] for line in new_batches()} <= nodes
+    assert {reply.headers["X-Replica"] for reply in replies} == {line["replica"] for line in new_batches()}
 
 
 def test_stage_metrics_are_exported_on_each_node(cluster: LocalCluster, exact_app: dict) -> None:
