@@ -3,6 +3,9 @@
 #   docker build -t groundingdino-serve .
 #   docker run --gpus all -p 127.0.0.1:8080:8080 -v "$PWD/weights:/app/weights" \
 #     -v groundingdino-cache:/cache groundingdino-serve
+# The same image serves with Ray Serve (-e SERVE_ENGINE=ray, port 8000), or runs as a node of a Ray
+# cluster: `ray start --head --block ...` / `ray start --address=<head>:6379 --block` as its command
+# (KubeRay does this itself: deploy/ray/rayservice.yaml). docs/scaling.md has the commands.
 #
 # Base: Debian 12 slim. The PyPI torch wheel brings its own CUDA 13 libraries (the nvidia-* wheels;
 # the host needs an NVIDIA driver >= 580 and the NVIDIA Container Toolkit), so a CUDA base image
@@ -21,9 +24,10 @@ WORKDIR /app
 COPY scripts/retry_downloads.sh scripts/retry_downloads.sh
 
 # tini is PID 1: it forwards SIGTERM to the serve command and reaps TorchServe's exited workers.
-# The X11/GL libraries are what opencv-python (required by rf-groundingdino) links against.
+# The X11/GL libraries are what opencv-python (required by rf-groundingdino) links against;
+# KubeRay's health probes of a Ray node run wget.
 RUN bash -euc 'source scripts/retry_downloads.sh \
-    && apt_install python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates tini \
+    && apt_install python3.11 python3.11-venv openjdk-17-jre-headless ca-certificates tini wget \
         libgl1 libsm6 libice6 libxext6 libx11-6 libxcb1' \
     && rm -rf /var/lib/apt/lists/*
 
@@ -55,7 +59,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 VOLUME ["/cache"]
 USER 1000
-EXPOSE 8080
+# 8080 TorchServe; 8000 Ray Serve; a Ray head also listens on 6379 (GCS) and 8265 (dashboard).
+EXPOSE 8080 8000 6379 8265
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=10s --start-period=600s CMD ["python", "-m", "gdino_serve.healthcheck"]
 ENTRYPOINT ["/usr/bin/tini", "--"]

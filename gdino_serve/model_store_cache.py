@@ -45,10 +45,11 @@ def cached_model_store(
     cache_root: Path,
     overrides: Mapping[str, Any] | None = None,
     model_name: str = defaults.MODEL_NAME,
+    handler_overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """A model store holding ``model_name`` (no-archive) for these inputs; built only when missing."""
     started = time.monotonic()
-    key = store_key(model, model_name, merged_model_yaml(model, overrides))
+    key = store_key(model, model_name, merged_model_yaml(model, overrides, handler_overrides))
     store = cache_root / key
     if (store / model_name / "MAR-INF" / "MANIFEST.json").exists():
         logger.info(
@@ -60,7 +61,14 @@ def cached_model_store(
         return store
     cache_root.mkdir(parents=True, exist_ok=True)
     building = cache_root / f".building-{key}-{os.getpid()}"
-    build_archive(model, building, model_name, overrides, archive_format="no-archive")
+    build_archive(
+        model,
+        building,
+        model_name=model_name,
+        overrides=overrides,
+        handler_overrides=handler_overrides,
+        archive_format="no-archive",
+    )
     try:
         building.rename(store)  # atomic: a stopped build never leaves a half store under the key
     except OSError:  # another process finished the same store first

@@ -20,3 +20,5 @@ MODEL_CONFIGS = REPO / "model_config"
 BERT_DIR = REPO / "bert-base-uncased"
 FULL_CONFIG = REPO / defaults.MODEL_CONFIG  # the default, full-size architecture (official Swin-T OGC)
 TINY_CONFIG = MODEL_CONFIGS / "GroundingDINO_tiny_test.py"  # a few-MB architecture for fast tests
+# The Ray Serve front end's options (gdino_serve/ray_serve): one Serve config for clusters and one machine.
+RAY_SERVE_CONFIG = REPO / "deploy" / "ray" / "serve-config.yaml"

@@ -1,10 +1,13 @@
 """Serve a checkpoint (or a Hugging Face folder, ``--hf-model``), optionally with a mask model
-(``--mask-model``), with TorchServe: cached model store, workers per GPU, clean stop on SIGTERM.
+(``--mask-model``), with TorchServe or Ray Serve: cached model store, workers per GPU, clean stop
+on SIGTERM.
 
 What ``scripts/serve.sh`` and the container run. The model store is built once per checkpoint and
 code version (gdino_serve/model_store_cache.py), never at every start; the worker count is GPUs x
-``workers_per_gpu`` (1 on a CPU-only host); SIGTERM or Ctrl-C stops TorchServe and its workers.
-Every option can also be set by an environment variable (the container's way in).
+``workers_per_gpu`` (1 on a CPU-only host); SIGTERM or Ctrl-C stops the server and its workers.
+``--engine ray`` serves the same store with Ray Serve on a local Ray (port 8000; its options are
+deploy/ray/serve-config.yaml's, with this host's replicas: gdino_serve/ray_serve/). Every option
+can also be set by an environment variable (the container's way in).
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from pathlib import Path
 from gdino_serve.download_weights import MASK_MODELS
 from gdino_serve.model_archive import HuggingFaceModel, ModelFiles, UpstreamModel, with_mask_model
 from gdino_serve.model_store_cache import cached_model_store
-from gdino_serve.paths import FULL_CONFIG, REPO
+from gdino_serve.paths import FULL_CONFIG, RAY_SERVE_CONFIG, REPO
+from gdino_serve.ray_serve.environment import loopback_ray_environment
 from gdino_serve.torchserve_runner import TorchServe, serve_until_stopped
 from gdino_serve.workers import visible_gpus, worker_count, workers_per_gpu_setting
 from handler.contract import defaults
 
 logger = logging.getLogger("serve_model")
+
+ENGINES = ("torchserve", "ray")
 
 
 def official_or_demo(*choice: str) -> Path:
@@ -69,6 +75,12 @@ def parse_args() -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=env("SERVE_ENGINE", "torchserve"),
+        help="$SERVE_ENGINE: torchserve (default) or ray (Ray Serve, the same API on port 8000)",
+    )
+    parser.add_argument(
         "--checkpoint",
         type=Path,
         default=env("CHECKPOINT"),
@@ -101,7 +113,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--workers-per-gpu", type=int, default=None, help="$WORKERS_PER_GPU, default 1")
     parser.add_argument("--bind", default=env("BIND_ADDRESS", defaults.HOST), help="inference address ($BIND_ADDRESS)")
-    parser.add_argument("--inference-port", type=int, default=int(env("INFERENCE_PORT", defaults.INFERENCE_PORT)))
+    parser.add_argument(
+        "--inference-port",
+        type=int,
+        default=env("INFERENCE_PORT"),
+        help=f"$INFERENCE_PORT; default {defaults.INFERENCE_PORT} (TorchServe), {defaults.RAY_SERVE_PORT} (Ray Serve)",
+    )
     parser.add_argument("--management-port", type=int, default=int(env("MANAGEMENT_PORT", defaults.MANAGEMENT_PORT)))
     parser.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", defaults.METRICS_PORT)))
     parser.add_argument(
@@ -110,7 +127,47 @@ def parse_args() -> argparse.Namespace:
         default=float(env("STOP_TIMEOUT", 8)),
         help="seconds between SIGTERM and SIGKILL for TorchServe (below Docker's 10 s grace)",
     )
-    return parser.parse_args()
+    parser.add_argument(
+        "--ray-config",
+        type=Path,
+        default=Path(env("RAY_SERVE_CONFIG", RAY_SERVE_CONFIG)),
+        help="$RAY_SERVE_CONFIG: the Serve config whose deployment options --engine ray uses",
+    )
+    args = parser.parse_args()
+    if args.inference_port is None:
+        args.inference_port = defaults.RAY_SERVE_PORT if args.engine == "ray" else defaults.INFERENCE_PORT
+    args.inference_port = int(args.inference_port)
+    return args
+
+
+def serve_with_torchserve(args: argparse.Namespace, store: Path, gpus: int) -> int:
+    server = TorchServe(
+        store,
+        bind=args.bind,
+        inference_port=args.inference_port,
+        management_port=args.management_port,
+        metrics_port=args.metrics_port,
+        extra_config={"number_of_gpu": str(gpus)},
+    )
+    return serve_until_stopped(server, stop_timeout=args.stop_timeout)
+
+
+def serve_with_ray_serve(args: argparse.Namespace, store: Path, gpus: int, workers: int) -> int:
+    loopback_ray_environment()  # before Ray is imported: it reads the variables at import
+    from gdino_serve.ray_serve.config import load_serve_config, local_serve
+    from gdino_serve.ray_serve.local import serve_with_ray
+    from gdino_serve.ray_serve.names import APP_NAME
+
+    local = local_serve(
+        load_serve_config(args.ray_config),
+        replicas=workers,
+        gpus=gpus,
+        workers_per_gpu=workers_per_gpu_setting(args.workers_per_gpu),
+        cpus=os.cpu_count() or 1,
+        host=args.bind,
+        port=args.inference_port,
+    )
+    return serve_with_ray({"model_store": str(store), "model_name": defaults.MODEL_NAME}, local, gpus, APP_NAME)
 
 
 def main() -> None:
@@ -121,15 +178,9 @@ def main() -> None:
     workers = worker_count(gpus, workers_per_gpu_setting(args.workers_per_gpu))
     logger.info("%d GPU(s) visible: %d worker(s)", gpus, workers)
     store = cached_model_store(model, args.cache, overrides={"minWorkers": workers, "maxWorkers": workers})
-    server = TorchServe(
-        store,
-        bind=args.bind,
-        inference_port=args.inference_port,
-        management_port=args.management_port,
-        metrics_port=args.metrics_port,
-        extra_config={"number_of_gpu": str(gpus)},
-    )
-    sys.exit(serve_until_stopped(server, stop_timeout=args.stop_timeout))
+    if args.engine == "ray":
+        sys.exit(serve_with_ray_serve(args, store, gpus, workers))
+    sys.exit(serve_with_torchserve(args, store, gpus))
 
 
 if __name__ == "__main__":

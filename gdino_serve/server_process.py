@@ -25,11 +25,17 @@ class StopRequested(Exception):
 
 
 def _raise_stop(signum: int, _frame: object) -> None:
-    _ignore_stop_signals()  # a second signal must not interrupt the stop
+    ignore_stop_signals()  # a second signal must not interrupt the stop
     raise StopRequested(signal.Signals(signum).name)
 
 
-def _ignore_stop_signals() -> None:
+def raise_on_stop_signals() -> None:
+    """From now on SIGTERM and SIGINT raise :class:`StopRequested` in the main thread."""
+    for handled in STOP_SIGNALS:
+        signal.signal(handled, _raise_stop)
+
+
+def ignore_stop_signals() -> None:
     for handled in STOP_SIGNALS:
         signal.signal(handled, signal.SIG_IGN)
 
@@ -72,8 +78,7 @@ def run_until_stopped(
 
     ``start`` starts it, waits until it is ready and returns its process; ``stop`` runs in every
     case (also when ``start`` fails), with both signals ignored; ``log_tail`` says why it exited."""
-    for handled in STOP_SIGNALS:
-        signal.signal(handled, _raise_stop)
+    raise_on_stop_signals()
     try:
         try:
             code = start().wait()
@@ -83,5 +88,5 @@ def run_until_stopped(
         logger.error("%s exited by itself with %s:\n%s", name, code, log_tail())
         return code or 1
     finally:
-        _ignore_stop_signals()
+        ignore_stop_signals()
         stop()

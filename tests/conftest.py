@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from gdino_serve.ray_serve.environment import loopback_ray_environment
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
 from tests.support.setup_steps import needed_steps, run_steps
+
+# Before any test module imports Ray (it reads these at import): every Ray process a test starts
+# stays on 127.0.0.1, without token authentication and without usage reports.
+loopback_ray_environment()
 
 pytest_plugins = ["tests.support.model_fixtures", "tests.support.coco_set", "tests.support.client_fixtures"]
 

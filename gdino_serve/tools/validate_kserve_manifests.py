@@ -1,7 +1,9 @@
 """Check the InferenceService manifests in deploy/kserve/ (always their shape; with the KServe SDK, its types).
 
-Without the SDK: apiVersion and kind, a ``pytorch`` predictor model, ``protocolVersion`` v1 or v2,
-a ``storageUri``. Where ``kserve`` is importable (the venv of scripts/setup_kserve_sdk.sh; not the
+Without the SDK: apiVersion and kind, and a custom-container predictor that runs this project's
+image: one container named ``kserve-container`` with an image, a serve engine (``SERVE_ENGINE``),
+listening on the ``INFERENCE_PORT`` it declares, with a readiness probe; no ``model`` (a KServe
+serving runtime, such as the TorchServe one KServe is removing). Where ``kserve`` is importable (the venv of scripts/setup_kserve_sdk.sh; not the
 service's, whose psutil and python-dateutil it would downgrade), each manifest is also checked
 against the SDK's generated models from ``V1beta1InferenceService`` down: every key must be a field
 of its model (``attribute_map``) and every value of the declared type (``openapi_types``).
@@ -22,22 +24,32 @@ import yaml
 from gdino_serve.paths import REPO
 
 MANIFESTS = REPO / "deploy" / "kserve"
+KSERVE_CONTAINER = "kserve-container"  # the name KServe gives a custom predictor's serving container
+ENGINES = ("ray", "torchserve")  # gdino-serve's --engine ($SERVE_ENGINE)
 
 logger = logging.getLogger("validate_kserve_manifests")
 
 
 def shape_problems(doc: dict[str, Any]) -> list[str]:
-    """What keeps ``doc`` from being an InferenceService for KServe's TorchServe runtime."""
+    """What keeps ``doc`` from being an InferenceService whose predictor is this project's container."""
     problems = []
     if doc.get("apiVersion") != "serving.kserve.io/v1beta1" or doc.get("kind") != "InferenceService":
         problems.append("apiVersion/kind must be serving.kserve.io/v1beta1 InferenceService")
-    model = ((doc.get("spec") or {}).get("predictor") or {}).get("model") or {}
-    if (model.get("modelFormat") or {}).get("name") != "pytorch":
-        problems.append("spec.predictor.model.modelFormat.name must be pytorch (KServe's TorchServe runtime)")
-    if model.get("protocolVersion") not in ("v1", "v2"):
-        problems.append("spec.predictor.model.protocolVersion must be v1 or v2")
-    if not model.get("storageUri"):
-        problems.append("spec.predictor.model.storageUri is missing")
+    predictor = (doc.get("spec") or {}).get("predictor") or {}
+    if "model" in predictor:
+        problems.append("spec.predictor.model names a KServe serving runtime: use containers (this project's image)")
+    containers = predictor.get("containers") or []
+    if len(containers) != 1 or containers[0].get("name") != KSERVE_CONTAINER or not containers[0].get("image"):
+        return [*problems, f"spec.predictor.containers must be one container named {KSERVE_CONTAINER}, with an image"]
+    container = containers[0]
+    env = {item.get("name"): item.get("value") for item in container.get("env") or []}
+    if env.get("SERVE_ENGINE") not in ENGINES:
+        problems.append(f"containers[0].env.SERVE_ENGINE must be one of {', '.join(ENGINES)}")
+    port = int(env.get("INFERENCE_PORT") or 0)
+    if port not in [item.get("containerPort") for item in container.get("ports") or []]:
+        problems.append(f"containers[0].ports must list the INFERENCE_PORT the server listens on ({port or 'unset'})")
+    if ((container.get("readinessProbe") or {}).get("httpGet") or {}).get("port") != port:
+        problems.append("containers[0].readinessProbe must ask the server's port over HTTP")
     return problems
 
 

@@ -34,9 +34,13 @@ HOST = "127.0.0.1"
 INFERENCE_PORT = 8080  # TorchServe inference API
 MANAGEMENT_PORT = 8081  # TorchServe management API
 METRICS_PORT = 8082  # TorchServe metrics (Prometheus)
+RAY_SERVE_PORT = 8000  # Ray Serve's HTTP proxy (gdino-serve --engine ray; Ray Serve's own convention)
 PLAYGROUND_PORT = 8090  # gdino-playground
 LABEL_STUDIO_PORT = 8200  # Label Studio (scripts/labelstudio_runner; its own default, 8080, is TorchServe's)
 LABEL_STUDIO_BACKEND_PORT = 9090  # gdino-labelstudio-backend (Label Studio's ML backend convention)
 INFERENCE_URL = f"http://{HOST}:{INFERENCE_PORT}"
+# The largest request body (a base64 12-megapixel JPEG is ~10 MB): config.properties' max_request_size
+# for TorchServe (a test keeps them equal), the gateway's limit on Ray Serve.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 CLIENT_TIMEOUT_S = 120.0  # seconds a client waits for one detection request

@@ -31,8 +31,12 @@ class ErrorType(StrEnum):
     UNKNOWN_VOCABULARY = "UnknownVocabulary"
     INVALID_ENTITIES = "InvalidEntities"
     INVALID_KSERVE_REQUEST = "InvalidKServeRequest"
+    TOO_MANY_INSTANCES = "TooManyInstances"
+    NOT_FOUND = "NotFound"
     INTERNAL_SERVER_ERROR = "InternalServerError"
     OUT_OF_MEMORY = "OutOfMemory"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
+    REQUEST_TOO_LARGE = "RequestTooLarge"
 
 
 class DetectionError(Exception):

@@ -1,9 +1,11 @@
 """The serve command (gdino-serve, gdino_serve/serve.py) on the host: SIGINT stops it although a shell's
-background job inherits SIGINT ignored, and a second start reuses the model store it built."""
+background job inherits SIGINT ignored, and a second start reuses the model store it built; with
+``--engine ray`` it answers the README's first request and SIGTERM stops Ray Serve and its local Ray."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import torch
@@ -20,7 +23,7 @@ from gdino_serve.demo_hf_model import cached_random_hf_model
 from gdino_serve.demo_sam_model import cached_random_sam_model
 from gdino_serve.download_weights import MASK_MODELS
 from gdino_serve.model_archive import HuggingFaceModel, merged_model_yaml
-from gdino_serve.paths import TINY_CONFIG
+from gdino_serve.paths import REPO, TINY_CONFIG
 from gdino_serve.ports import free_ports
 from handler.backends import load_pipeline
 from handler.contract.mask_codec import decode_rle
@@ -141,3 +144,33 @@ def test_serve_command_serves_a_full_size_sam2_mask_model_folder_offline(tiny_ch
     assert all(decode_rle(rle).shape == (height, width) for rle in answer["masks"])
     [store] = (tmp_path / "cache").iterdir()
     assert (store / "groundingdino" / "mask_model" / "model.safetensors").stat().st_size == MASK_MODELS[name]
+
+
+@pytest.mark.ray
+def test_the_ray_engine_answers_the_readmes_first_request_and_sigterm_stops_ray_with_it(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    ports, log = free_ports(3), tmp_path / "serve.log"
+    process = serve(tiny_checkpoint, tmp_path / "cache", ports, log, extra=["--engine", "ray"])
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{ports[0]}", log)
+        children = psutil.Process(process.pid).children(recursive=True)  # the local Ray's processes
+        addresses = {
+            found for child in children for found in re.findall(r"-ip-address=(\S+)", " ".join(child.cmdline()))
+        }
+        assert addresses == {"127.0.0.1"}, addresses  # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0: loopback only
+        with (REPO / "examples" / "cat.jpg").open("rb") as image:  # curl -F image=@examples/cat.jpg ...
+            form = {"caption": "cat . ear", "box_threshold": "0.3"}
+            reply = requests.post(
+                f"http://127.0.0.1:{ports[0]}/predictions/groundingdino", files={"image": image}, data=form, timeout=300
+            )
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["boxes"] and set(reply.json()["labels"]) <= {"cat", "ear"}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 0, log.read_text()[-4000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not listening(ports[0]), "Ray Serve still listening after the stop"
+    assert children and not [child for child in children if child.is_running() and child.status() != "zombie"]
+    assert "SIGTERM received: stopping Ray Serve" in log.read_text()

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import requests
-import torch
 from PIL import Image
 
+from tests.support.answers import assert_close
 from tests.support.images import b64, encode
 
 pytestmark = pytest.mark.integration  # starts a real TorchServe
@@ -32,13 +32,6 @@ def huge_png_header() -> bytes:
     data = encode(Image.new("RGB", (64, 64)), "PNG")
     header = b"IHDR" + (8000).to_bytes(4, "big") + (6000).to_bytes(4, "big") + data[24:29]
     return data[:12] + header + zlib.crc32(header).to_bytes(4, "big") + data[33:]
-
-
-def assert_close(a: dict, b: dict) -> None:
-    assert a["phrases"] == b["phrases"] and a["image_size"] == b["image_size"]
-    assert len(a["boxes"]) == len(b["boxes"]) > 0
-    assert torch.allclose(torch.tensor(a["scores"]), torch.tensor(b["scores"]), atol=1e-4)
-    assert torch.allclose(torch.tensor(a["boxes"]), torch.tensor(b["boxes"]), atol=0.011)
 
 
 def test_json_request_with_real_photo_is_answered_with_boxes_in_image_pixels(served_model, photos):

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import requests
-import torch
 
 from gdino_serve.demo_hf_model import MODEL_TYPES, cached_random_hf_model
 from gdino_serve.model_archive import build_hf_mar
 from gdino_serve.torchserve_runner import TorchServe
+from tests.support.answers import assert_close
 from tests.support.images import b64
 from tests.support.model_inputs import NAMES_400, TEST_HANDLER_SETTINGS
 
@@ -47,13 +47,6 @@ def hf_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 def post(server: TorchServe, body: Any) -> requests.Response:
     return requests.post(f"{server.url}/predictions/{server.model_name}", json=body, timeout=300)
-
-
-def assert_close(a: dict, b: dict) -> None:
-    assert a["phrases"] == b["phrases"] and a["labels"] == b["labels"] and a["class_ids"] == b["class_ids"]
-    assert len(a["boxes"]) == len(b["boxes"]) > 0
-    assert torch.allclose(torch.tensor(a["scores"]), torch.tensor(b["scores"]), atol=1e-4)
-    assert torch.allclose(torch.tensor(a["boxes"]), torch.tensor(b["boxes"]), atol=0.011)
 
 
 def test_json_caption_is_answered_with_boxes_in_image_pixels(hf_server, photos) -> None:

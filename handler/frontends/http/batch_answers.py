@@ -9,11 +9,11 @@ only hands the replies to TorchServe; tests call it to see exactly what the serv
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from handler.contract import defaults
-from handler.contract.errors import DetectionError
+from handler.contract.errors import DetectionError, ErrorType, InvalidInput
 from handler.core.detections import Detections
 from handler.core.pipeline import DetectionPipeline, Outcome
 from handler.core.stage_timer import StageTimer
@@ -65,6 +65,19 @@ def parse_envelope(raw: Mapping[str, Any]) -> ParsedRequest:
     return ParsedRequest(items=kserve.items, is_kserve=True, kserve=kserve)
 
 
+def within_batch_limit(request: ParsedRequest, max_images: int) -> ParsedRequest:
+    """``request``, or its 400 when it holds more images than one batch may (a server whose batches
+    count images, not requests, cannot fit it into any batch)."""
+    if len(request.items) <= max_images:
+        return request
+    error = InvalidInput(
+        f"{len(request.items)} instances in one request; this server answers at most {max_images} per request "
+        "(its max_batch_size): split the instances over several requests",
+        ErrorType.TOO_MANY_INSTANCES,
+    )
+    return replace(request, items=[], error=error)
+
+
 def request_reply(request: ParsedRequest, outcomes: Sequence[Outcome], model: ModelRef) -> Reply:
     """The reply to one request from the outcomes of its images (its own error if it had one)."""
     replies = [reply(outcome) for outcome in ([request.error] if request.error else outcomes)]
@@ -81,7 +94,13 @@ def answer_batch(
     pipeline: DetectionPipeline, batch: Sequence[Mapping[str, Any]], model: ModelRef = DEFAULT_MODEL
 ) -> BatchReplies:
     """Unwrap each request, run every image of the valid ones as one pipeline batch, shape every reply."""
-    requests = [parse_envelope(raw) for raw in batch]
+    return answer_parsed(pipeline, [parse_envelope(raw) for raw in batch], model)
+
+
+def answer_parsed(
+    pipeline: DetectionPipeline, requests: Sequence[ParsedRequest], model: ModelRef = DEFAULT_MODEL
+) -> BatchReplies:
+    """:func:`answer_batch` of requests already unwrapped (a server that parses each as it arrives)."""
     result = pipeline.run_timed([fields for request in requests for fields in request.items])
     outcomes = iter(result.outcomes)
     per_request = [[next(outcomes) for _ in request.items] for request in requests]

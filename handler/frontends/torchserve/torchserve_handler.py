@@ -11,7 +11,6 @@ The ``.mar`` names this file as its handler.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from handler.backends import load_pipeline
 from handler.contract import defaults
 from handler.core.pipeline import DetectionPipeline
 from handler.core.settings import HandlerSettings
+from handler.frontends.device import cpu_threads_per_worker, select_device
 from handler.frontends.http.batch_answers import answer_batch
 from handler.frontends.http.kserve_protocol import ModelRef
 from handler.frontends.torchserve import kserve_envelope_patch
@@ -32,18 +32,6 @@ logger = logging.getLogger(__name__)
 JSON = "application/json"
 
 kserve_envelope_patch.install()  # before TorchServe loads the envelope KServe names (it imports us first)
-
-
-def select_device(gpu_id: Any) -> torch.device:
-    """``cuda:{gpu_id}`` when TorchServe assigned a GPU and CUDA works, else the CPU."""
-    if gpu_id is not None and torch.cuda.is_available():
-        return torch.device(f"cuda:{int(gpu_id)}")
-    return torch.device("cpu")
-
-
-def cpu_threads_per_worker(workers: int, cores: int | None = None) -> int:
-    """Split the host's cores evenly between the model's workers (at least one each)."""
-    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
 
 
 class GroundingDINOHandler:

@@ -25,7 +25,11 @@ def test_the_documented_status_is_the_one_the_error_kind_maps_to():
     documented = documented_types()
     assert error_status(ModelOutOfMemory()) == documented[ErrorType.OUT_OF_MEMORY] == 507
     assert error_status(InferenceError()) == documented[ErrorType.INTERNAL_SERVER_ERROR] == 500
-    caller_errors = set(ErrorType) - {ErrorType.OUT_OF_MEMORY, ErrorType.INTERNAL_SERVER_ERROR}
+    from gdino_serve.ray_serve.gateway import ERROR_STATUS  # the Ray Serve gateway's own answers
+
+    assert all(documented[kind] == status for kind, status in ERROR_STATUS.items())
+    protocol_errors = set(ERROR_STATUS) - {ErrorType.INTERNAL_SERVER_ERROR}
+    caller_errors = set(ErrorType) - {ErrorType.OUT_OF_MEMORY, ErrorType.INTERNAL_SERVER_ERROR, *protocol_errors}
     assert all(error_status(InvalidInput("x", kind)) == documented[kind] == 400 for kind in caller_errors)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handler.frontends.torchserve.torchserve_handler import cpu_threads_per_worker
+from handler.frontends.device import cpu_threads_per_worker
 
 
 def test_cpu_threads_are_split_evenly_between_workers() -> None:

@@ -114,6 +114,17 @@ def test_v1_answer_lists_predictions_and_errors_name_the_instance():
     assert error == {"code": 400, "type": "InvalidBase64", "message": "instances[1]: bad", "error": "instances[1]: bad"}
 
 
+def test_a_v1_request_larger_than_a_batch_is_refused_alone_with_kserves_error_shape():
+    from handler.frontends.http.batch_answers import parse_envelope, request_reply, within_batch_limit
+
+    body = json.dumps({"instances": [{"image": "QUJD", "caption": "cup"}] * 3}).encode()
+    request = parse_envelope({"body": body})
+    assert within_batch_limit(request, 3) is request
+    refused = request_reply(within_batch_limit(request, 2), [], ModelRef("m", "1"))
+    assert refused.status == 400 and refused.body["type"] == "TooManyInstances"
+    assert refused.body["error"] == refused.body["message"] and "3 instances" in refused.body["message"]
+
+
 def test_torchserve_loads_the_pass_through_for_kserve_envelopes(monkeypatch):
     from ts.model_loader import TsModelLoader
 
@@ -146,5 +157,16 @@ MANIFEST_FILES = sorted(MANIFESTS.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", MANIFEST_FILES, ids=[path.name for path in MANIFEST_FILES])
-def test_manifest_is_an_inference_service_for_the_torchserve_runtime(path: Path):
+def test_manifest_is_an_inference_service_running_this_projects_container(path: Path):
     assert shape_problems(yaml.safe_load(path.read_text())) == []
+
+
+def test_a_manifest_for_kserves_torchserve_runtime_is_refused():
+    runtime = {"modelFormat": {"name": "pytorch"}, "protocolVersion": "v1", "storageUri": "s3://b/m"}
+    doc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "spec": {"predictor": {"model": runtime}},
+    }
+    problems = "\n".join(shape_problems(doc))
+    assert "serving runtime" in problems and "kserve-container" in problems

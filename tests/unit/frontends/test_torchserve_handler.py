@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from handler.core.settings import HandlerSettings
-from handler.frontends.torchserve.torchserve_handler import cpu_threads_per_worker, select_device
+from handler.frontends.device import cpu_threads_per_worker, select_device
 
 
 def test_cpu_is_used_when_no_gpu_is_assigned():
