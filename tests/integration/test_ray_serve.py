@@ -226,6 +226,15 @@ def test_concurrent_requests_are_batched_by_the_replicas_and_equal_their_solo_an
 
 
 def test_stage_metrics_are_exported_on_each_node(cluster: LocalCluster, exact_app: dict) -> None:
+    # Traffic until both replicas have answered (the router picks them; small bursts reach both soon).
+    answered_by: set[str] = set()
+    for burst in range(10):
+        bodies = [{"image": b64(small_image(burst * 4 + i)), "caption": "cat"} for i in range(4)]
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answered_by |= {reply.headers["X-Replica"] for reply in pool.map(lambda body: post(cluster, body), bodies)}
+        if len(answered_by) == 2:
+            break
+    assert len(answered_by) == 2, "one replica answered every request"
     texts: dict[str, str] = {}
 
     def exported() -> bool:
@@ -241,6 +250,7 @@ def test_stage_metrics_are_exported_on_each_node(cluster: LocalCluster, exact_ap
         for stage in ("decode", "preprocess", "model", "postprocess"):
             assert f'stage="{stage}"' in text
         assert "ray_gdino_batch_size_bucket{" in text and "ray_gdino_detections_per_image_count{" in text
+        assert 'event="prompt_cache_misses"' in text  # each replica encoded its prompts once at least
 
 
 def test_a_body_over_torchserves_limit_is_refused_with_413_and_the_service_stays_healthy(
