@@ -13,35 +13,21 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
-from torch import nn
 
+from gdino_serve.tools.model_variants import class_forward, fusion_attentions
 from gdino_serve.tools.sample_photos import photo_bytes
 from handler.backends.upstream.compiled import COMPILED_PARTS, compile_model
 from handler.core.pipeline import DetectionPipeline
+from tests.support.fusion_overflow import FLOAT16_MAX, fusion_logit_peaks, overflow_fusion_logits
 
 CAPTION = b"a person . a cat . a rocket"
 SIDE = 160  # model input pixels per side
-FLOAT16_MAX = 65504.0
-# Projection weights times 128 put the tiny model's fusion logits near 1e5 (measured 9.8e4; 6.0
-# unscaled): past float16's range, as trained weights can be (upstream's +-50000 clamps say so).
-OVERFLOW_SCALE = 128.0
 # aot_eager runs the traced graph op by op; measured bitwise equal, a float32 rounding is allowed.
 COMPILED_TOLERANCE = 1e-5
-
-
-@contextlib.contextmanager
-def class_forward(modules: list[nn.Module]) -> Iterator[None]:
-    """While the block runs, ``modules`` use their class's forward (their per-model speed-up removed)."""
-    saved = [vars(module).pop("forward") for module in modules]
-    try:
-        yield
-    finally:
-        for module, forward in zip(modules, saved):
-            module.forward = forward
 
 
 def model_outputs(pipeline: DetectionPipeline, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,16 +41,12 @@ def model_outputs(pipeline: DetectionPipeline, dtype: torch.dtype = torch.float3
     return outputs["pred_logits"].float().sigmoid(), outputs["pred_boxes"].float()
 
 
-def fusion_attentions(pipeline: DetectionPipeline) -> list[nn.Module]:
-    return [layer.attn for layer in pipeline.detector.model.transformer.encoder.fusion_layers]
-
-
 def test_speedups_follow_the_settings(pipeline: DetectionPipeline, make_pipeline: Callable[..., DetectionPipeline]):
     plain = make_pipeline(sync_free_decoder=False, float16_islands=False, warmup=False)
     for speedy, checked in ((True, pipeline), (False, plain)):
         model = checked.detector.model
         assert ("forward" in vars(model.transformer.decoder)) is speedy
-        assert all(("forward" in vars(attention)) is speedy for attention in fusion_attentions(checked))
+        assert all(("forward" in vars(attention)) is speedy for attention in fusion_attentions(model))
         assert all(model.get_submodule(part)._compiled_call_impl is None for part in COMPILED_PARTS)
 
 
@@ -81,7 +63,7 @@ def test_sync_free_decoder_answers_bitwise_as_upstream(pipeline: DetectionPipeli
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_float16_islands_change_nothing_in_float32_and_bfloat16(pipeline: DetectionPipeline, dtype) -> None:
     probs, boxes = model_outputs(pipeline, dtype)
-    with class_forward(fusion_attentions(pipeline)):
+    with class_forward(fusion_attentions(pipeline.detector.model)):
         without_probs, without_boxes = model_outputs(pipeline, dtype)
     assert torch.equal(probs, without_probs) and torch.equal(boxes, without_boxes)
 
@@ -90,37 +72,15 @@ def test_float16_islands_change_nothing_in_float32_and_bfloat16(pipeline: Detect
 def overflowing(make_pipeline: Callable[..., DetectionPipeline]) -> DetectionPipeline:
     """A tiny model (its own copy) whose fusion attention logits exceed float16's range."""
     pipeline = make_pipeline(warmup=False)
-    with torch.no_grad():
-        for attention in fusion_attentions(pipeline):
-            attention.v_proj.weight.mul_(OVERFLOW_SCALE)
-            attention.l_proj.weight.mul_(OVERFLOW_SCALE)
+    overflow_fusion_logits(pipeline.detector.model)
     return pipeline
 
 
-@contextlib.contextmanager
-def fusion_logit_peaks(pipeline: DetectionPipeline) -> Iterator[list[float]]:
-    """While the block runs: the largest |logit| of each fusion attention call, recomputed in float32."""
-    found: list[float] = []
-
-    def record(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-        image, text = (value.float() for value in args[:2])
-        query = (module.v_proj(image) * module.scale).unflatten(-1, (module.num_heads, -1))
-        key = module.l_proj(text).unflatten(-1, (module.num_heads, -1))
-        found.append(float(torch.einsum("bnhd,bmhd->bhnm", query, key).abs().max()))
-
-    hooks = [attention.register_forward_pre_hook(record) for attention in fusion_attentions(pipeline)]
-    try:
-        yield found
-    finally:
-        for hook in hooks:
-            hook.remove()
-
-
 def test_float16_islands_keep_scores_finite_where_fusion_logits_overflow_float16(overflowing) -> None:
-    with fusion_logit_peaks(overflowing) as peaks:
+    with fusion_logit_peaks(overflowing.detector.model) as peaks:
         reference, _ = model_outputs(overflowing)
     assert max(peaks) > FLOAT16_MAX
-    with class_forward(fusion_attentions(overflowing)):
+    with class_forward(fusion_attentions(overflowing.detector.model)):
         without, _ = model_outputs(overflowing, torch.float16)
     probs, boxes = model_outputs(overflowing, torch.float16)
     assert torch.isfinite(reference).all()
