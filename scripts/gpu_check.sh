@@ -26,10 +26,11 @@ esac
 
 mkdir -p "$out"
 exec > >(tee -a "$out/gpu_check.log") 2>&1
+python="${PYTHON:-python3}"  # the lent machine's python3 holds its torch
 wheels="${GPU_CHECK_WHEELS:-build/gpu-check-wheels}"
-site=/tmp/gpu-check-site
 compgen -G "$wheels/*.whl" >/dev/null || { echo "gpu_check: no wheels in $wheels (carry it: see --dry-run)" >&2; exit 2; }
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$wheels"/*.whl
+site="$(mktemp -d /tmp/gpu-check-site.XXXXXX)"
+"$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" "$wheels"/*.whl
 export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-echo "gpu_check: $(ls "$wheels"/*.whl | wc -l) wheels installed in $SECONDS s"
-python3 -m gdino_serve.tools.gpu_check --out "$out" --spent-s "$SECONDS"
+echo "gpu_check: $(find "$wheels" -name '*.whl' | wc -l) wheels installed into $site in $SECONDS s"
+"$python" -m gdino_serve.tools.gpu_check --out "$out" --spent-s "$SECONDS"

@@ -32,6 +32,7 @@ import torch
 from PIL import Image, ImageOps
 
 from gdino_serve.tools.benchmark import CAPTION, model_inputs, summarise
+from gdino_serve.tools.gpu_check_plan import MIB
 from gdino_serve.tools.model_variants import class_forward, count_host_syncs, fusion_attentions, upstream_batching
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
 from gdino_serve.tools.stage_report import Deadline, Report
@@ -41,8 +42,6 @@ from handler.core.detector import Detector, QueryScores
 from handler.core.pipeline import DetectionPipeline
 
 logger = logging.getLogger(__name__)
-
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -26,21 +26,19 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gdino_serve.demo_checkpoint import cached_random_checkpoint
 from gdino_serve.paths import FULL_CONFIG, REPO, TINY_CONFIG
-from gdino_serve.tools.gpu_benchmark import MIB, Bench, BenchOptions
-from gdino_serve.tools.gpu_check_plan import CHECK_BUDGET_S, DEVICE_WHEELS, TESTS_TIMEOUT_S
+from gdino_serve.tools.gpu_check_plan import CHECK_BUDGET_S, DEVICE_WHEELS, MIB, TESTS_TIMEOUT_S, WATCHDOG_GRACE_S
 from gdino_serve.tools.stage_report import Deadline, Report
-from handler.backends import load_pipeline
-from handler.core.settings import HandlerSettings
+
+if TYPE_CHECKING:
+    from gdino_serve.tools.gpu_benchmark import BenchOptions
 
 logger = logging.getLogger("gpu_check")
 
-WATCHDOG_GRACE_S = 30
 CUDA = torch.device("cuda:0")
 
 
@@ -97,8 +95,15 @@ def run_cuda_tests(out: Path, timeout_s: float) -> dict[str, Any]:
     return result
 
 
-def run_check(out: Path, budget_s: float, options: BenchOptions) -> int:
+def run_check(out: Path, budget_s: float, options: BenchOptions | None = None) -> int:
     """Every stage within ``budget_s``; 0 when the tests passed and no stage failed."""
+    # Imported here, so that a machine without CUDA is turned away in seconds.
+    from gdino_serve.demo_checkpoint import cached_random_checkpoint
+    from gdino_serve.tools.gpu_benchmark import Bench, BenchOptions
+    from handler.backends import load_pipeline
+    from handler.core.settings import HandlerSettings
+
+    options = options or BenchOptions()
     deadline = Deadline(budget_s)
     report = Report(out / "gpu_check.json")
     report.watch(deadline, WATCHDOG_GRACE_S)
@@ -139,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("no CUDA GPU here: `bash scripts/gpu_check.sh --dry-run` prints the call for a lent one")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    return run_check(args.out, args.budget_s - args.spent_s, BenchOptions())
+    return run_check(args.out, args.budget_s - args.spent_s)
 
 
 if __name__ == "__main__":
