@@ -21,6 +21,7 @@ import argparse
 import importlib.metadata
 import logging
 import platform
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -42,21 +43,21 @@ logger = logging.getLogger("gpu_check")
 CUDA = torch.device("cuda:0")
 
 
-def machine() -> dict[str, Any]:
+def machine(device: torch.device) -> dict[str, Any]:
     """The GPU, driver and software the figures were measured with."""
-    driver = subprocess.run(
-        ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True
-    ).stdout.strip()
-    free, total = torch.cuda.mem_get_info(CUDA)
-    return {
-        "gpu": torch.cuda.get_device_name(CUDA),
-        "gpu_memory_mib": total / MIB,
-        "driver": driver,
+    found: dict[str, Any] = {
         "torch": torch.__version__,
-        "torch_cuda": torch.version.cuda,
         "python": platform.python_version(),
         "carried": {name: importlib.metadata.version(name) for name in DEVICE_WHEELS},
     }
+    if device.type != "cuda":
+        return {"device": f"CPU, {torch.get_num_threads()} threads", **found}
+    smi = shutil.which("nvidia-smi")
+    query = [str(smi), "--query-gpu=driver_version", "--format=csv,noheader"]
+    driver = subprocess.run(query, capture_output=True, text=True).stdout.strip() if smi else "unknown (no nvidia-smi)"
+    _, total = torch.cuda.mem_get_info(device)
+    gpu = {"device": torch.cuda.get_device_name(device), "gpu_memory_mib": total / MIB, "driver": driver}
+    return {**gpu, "torch_cuda": torch.version.cuda, **found}
 
 
 def cuda_test_files(tests: Path) -> list[str]:
@@ -95,31 +96,39 @@ def run_cuda_tests(out: Path, timeout_s: float) -> dict[str, Any]:
     return result
 
 
-def run_check(out: Path, budget_s: float, options: BenchOptions | None = None) -> int:
-    """Every stage within ``budget_s``; 0 when the tests passed and no stage failed."""
+def run_check(
+    out: Path,
+    budget_s: float,
+    options: BenchOptions | None = None,
+    device: torch.device = CUDA,
+    config: Path = FULL_CONFIG,
+    **settings: Any,
+) -> int:
+    """Every stage within ``budget_s`` (the model of ``config`` on ``device``, ``settings`` over the
+    handler's defaults); 0 when the tests passed and no stage failed."""
     # Imported here, so that a machine without CUDA is turned away in seconds.
     from gdino_serve.demo_checkpoint import cached_random_checkpoint
     from gdino_serve.tools.gpu_benchmark import Bench, BenchOptions
     from handler.backends import load_pipeline
     from handler.core.settings import HandlerSettings
 
-    options = options or BenchOptions()
     deadline = Deadline(budget_s)
     report = Report(out / "gpu_check.json")
     report.watch(deadline, WATCHDOG_GRACE_S)
-    report.put(("machine",), machine())
+    report.put(("machine",), machine(device))
     report.put(("budget_s",), budget_s)
-    bench, full = None, None
+    bench, checkpoint = None, None
     with report.stage("checkpoints", deadline) as go:
         if go:
-            full = cached_random_checkpoint(FULL_CONFIG)
+            checkpoint = cached_random_checkpoint(config)
             cached_random_checkpoint(TINY_CONFIG)  # the tests' tiny model
     with report.stage("load", deadline) as go:
-        if go and full:
-            settings = HandlerSettings(model_config=str(FULL_CONFIG.relative_to(REPO)), warmup=False)
-            pipeline = load_pipeline(REPO, full, settings, CUDA)
-            report.put(("memory", "weights_mib"), torch.cuda.memory_allocated(CUDA) / MIB)
-            bench = Bench(pipeline, options, report, deadline)
+        if go and checkpoint:
+            handler_settings = HandlerSettings(model_config=str(config.relative_to(REPO)), warmup=False, **settings)
+            pipeline = load_pipeline(REPO, checkpoint, handler_settings, device)
+            if device.type == "cuda":
+                report.put(("memory", "weights_mib"), torch.cuda.memory_allocated(device) / MIB)
+            bench = Bench(pipeline, options or BenchOptions(), report, deadline)
     if bench:
         bench.run(("precision", "batching", "speedups"))
     with report.stage("cuda_tests", deadline) as go:

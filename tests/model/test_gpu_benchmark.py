@@ -1,13 +1,18 @@
-"""The GPU check's measurements (``gdino_serve/tools/gpu_benchmark.py``) run on the CPU on the tiny
-config, so that the lent GPU's one call finds working code: every stage records its figures, and
-the variants it compares answer as they should (compiled as eager; bfloat16 close to float32)."""
+"""The GPU check (``gdino_serve/tools/gpu_check.py``, ``gpu_benchmark.py``) run on the CPU on the tiny
+config, so that the lent GPU's one call finds working code: every stage records its figures, the
+variants it compares answer as they should (compiled as eager; bfloat16 close to float32), and the
+whole check runs its stages and the CUDA tests' subprocess end to end."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 
+import torch
+
+from gdino_serve.paths import TINY_CONFIG
 from gdino_serve.tools.gpu_benchmark import Bench, BenchOptions
+from gdino_serve.tools.gpu_check import run_check
 from gdino_serve.tools.stage_report import Deadline, Report
 from handler.core.pipeline import DetectionPipeline
 
@@ -56,3 +61,18 @@ def test_no_measurement_starts_once_the_deadline_has_passed(make_pipeline, tmp_p
     Bench(make_pipeline(resize_short=160, resize_max=256, warmup=False), OPTIONS, Report(path), Deadline(0)).run()
     stages = json.loads(path.read_text())["stages"]
     assert {stage["status"] for stage in stages.values()} == {"skipped: the time budget was spent"}
+
+
+def test_the_whole_check_runs_every_stage_and_the_cuda_tests_subprocess(tmp_path) -> None:
+    """One image, float32, batch 1, nothing compiled: the stages' glue, not the figures."""
+    options = BenchOptions(images=1, dtypes=("float32",), batch_sizes=(1,), rounds=1, warmups=0, compile_dtypes=())
+    cpu = torch.device("cpu")
+    code = run_check(tmp_path, 600, options, cpu, TINY_CONFIG, resize_short=160, resize_max=256)
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    stages = ("checkpoints", "load", "precision", "batching", "speedups", "cuda_tests", "compiled")
+    assert {name: stage["status"] for name, stage in report["stages"].items()} == dict.fromkeys(stages, "ok")
+    tests = report["cuda_tests"]
+    assert tests["returncode"] == 0 and tests["passed"] == tests["failed"] == 0 and tests["skipped"] >= 4  # no CUDA
+    assert report["machine"]["carried"]["transformers"] == "4.57.6"
+    assert report["precision"]["float32"]["batch1"]["images_per_s"] > 0
+    assert code == 0
