@@ -8,7 +8,8 @@
 # (KubeRay does this itself: deploy/ray/rayservice.yaml). docs/scaling.md has the commands.
 #
 # Base: Debian 12 slim. The PyPI torch wheel brings its own CUDA 13 libraries (the nvidia-* wheels;
-# the host needs an NVIDIA driver >= 580 and the NVIDIA Container Toolkit), so a CUDA base image
+# the host needs an NVIDIA driver >= 580 and the NVIDIA Container Toolkit; older drivers:
+# --build-arg TORCH_CUDA=cu126, below), so a CUDA base image
 # would only add a second copy of them; Debian 12 has Python 3.11 and OpenJDK 17 as packages.
 # The tests build on the same Debian made locally with debootstrap (gdino_serve/container.py).
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
@@ -37,17 +38,20 @@ RUN useradd --create-home --uid 1000 model-server
 # server (uid 1000) can read them, not change them. The pip cache lives outside the image
 # (a build cache mount; gdino_serve/container.py points PIP_CACHE_DIR at the host's pip cache).
 COPY requirements-client.txt requirements.txt requirements-test.txt requirements-labelstudio.txt ./
-COPY scripts/setup_env.sh scripts/setup_env.sh
+COPY scripts/setup_env.sh scripts/torch_cuda.sh scripts/
 ARG PIP_CACHE_DIR=/root/.cache/pip
+# The CUDA build of torch: cu130 (default, PyPI's wheel) needs an NVIDIA driver >= 580; cu128 (>= 570)
+# or cu126 (>= 525) installs PyTorch's CUDA 12 build of the same torch (docs/serving.md, "Older NVIDIA drivers").
+ARG TORCH_CUDA=cu130
 RUN --mount=type=cache,target=/root/.cache/pip \
-    PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh serve
+    TORCH_CUDA="${TORCH_CUDA}" PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh serve
 
 # The serving code only (.dockerignore keeps tests, docs and the client out), installed in place:
 # gdino-serve. The model store is built on first start into /cache (a volume), once per
 # checkpoint; weights/ takes the mounted checkpoint or the downloaded one.
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/pip \
-    PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh serve \
+    TORCH_CUDA="${TORCH_CUDA}" PIP_CACHE_DIR="${PIP_CACHE_DIR}" bash scripts/setup_env.sh serve \
     && .venv/bin/python -m scripts.setup_bert --offline \
     && mkdir -p /cache weights \
     && chown 1000:1000 /cache weights

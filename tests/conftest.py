@@ -29,11 +29,27 @@ TIER_MARKERS = {"model": ("model", "integration"), "integration": ("integration"
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its tier folder, before ``-m`` selects (so ``not integration`` is fast)."""
+    """Mark each test by its tier folder, before ``-m`` selects (so ``not integration`` is fast);
+    skip the tests marked ``cuda`` where CUDA is not."""
     for item in items:
         tier = item.path.relative_to(TESTS).parts[0]
         for marker in TIER_MARKERS.get(tier, ()):
             item.add_marker(marker)
+    skip_cuda_tests_without_cuda(items)
+
+
+def skip_cuda_tests_without_cuda(items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` skip cleanly without a CUDA GPU (torch is imported only when one is selected)."""
+    cuda_tests = [item for item in items if item.get_closest_marker("cuda")]
+    if not cuda_tests:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (scripts/gpu_check.sh runs these on a lent one)")
+    for item in cuda_tests:
+        item.add_marker(skip)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -117,10 +117,15 @@ def cycle(items: Sequence[Any], count: int) -> list[Any]:
     return [items[i % len(items)] for i in range(count)]
 
 
+def model_inputs(pipeline: DetectionPipeline, payloads: Sequence[dict[str, bytes]]) -> list[ModelInput]:
+    """The model's input for each payload (decoded and preprocessed onto the pipeline's device)."""
+    prepared = [pipeline.prepare(payload) for payload in payloads]
+    return [ModelInput(p.image, p.request.caption, p.request.box_threshold) for p in prepared]
+
+
 def bare_model_calls(pipeline: DetectionPipeline, payloads: list[dict[str, bytes]]) -> list[Callable[[], Any]]:
     """One bare batch-of-one model call per payload, its input prepared beforehand."""
-    prepared = [pipeline.prepare(payload) for payload in payloads]
-    inputs = [ModelInput(p.image, p.request.caption, p.request.box_threshold) for p in prepared]
+    inputs = model_inputs(pipeline, payloads)
     return [lambda item=item: predict_batch(pipeline.detector, [item], pipeline.limits) for item in inputs]
 
 

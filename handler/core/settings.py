@@ -30,6 +30,10 @@ class HandlerSettings:
         defaults.PROMPT_CACHE_MB
     )  # prompt encodings kept per worker, least recently used dropped first; 0: none
     warmup: bool = True
+    # GPU speed-ups of the upstream back end (docs/performance.md, "GPU speed-ups"):
+    sync_free_decoder: bool = True  # no per-layer NaN print in the decoder (a host sync each); same answers
+    float16_islands: bool = True  # float16 only: fusion attention in float32 (its logits overflow float16)
+    compile_mode: str = ""  # torch.compile backbone + transformer: "" (off), default, reduce-overhead, ...
     mask_model: str = ""  # the mask model's folder (relative to the model dir); "" serves no masks
     mask_backend: str = defaults.MASK_BACKEND  # a registered mask back end, or module:Class
     max_mask_boxes: int = defaults.MAX_MASK_BOXES  # boxes segmented per request at most

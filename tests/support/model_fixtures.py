@@ -18,13 +18,13 @@ if TYPE_CHECKING:
     from handler.core.pipeline import DetectionPipeline
 
 
-def _pipeline(model_dir: Path, weights: Path, **settings: Any) -> DetectionPipeline:
+def _pipeline(model_dir: Path, weights: Path, device: str = "cpu", **settings: Any) -> DetectionPipeline:
     import torch
 
     from handler.backends import load_pipeline
     from handler.core.settings import HandlerSettings
 
-    return load_pipeline(model_dir, weights, HandlerSettings(**settings), torch.device("cpu"))
+    return load_pipeline(model_dir, weights, HandlerSettings(**settings), torch.device(device))
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +36,13 @@ def tiny_checkpoint() -> Path:
 
 @pytest.fixture(scope="session")
 def make_pipeline(tiny_checkpoint: Path) -> Callable[..., DetectionPipeline]:
-    """Build an in-process pipeline on the tiny config; keyword arguments override settings."""
+    """Build an in-process pipeline on the tiny config (on the CPU unless ``device`` says otherwise);
+    keyword arguments override settings."""
     from gdino_serve.demo_checkpoint import TINY_SETTINGS
 
-    def make(**overrides: Any) -> DetectionPipeline:
+    def make(device: str = "cpu", **overrides: Any) -> DetectionPipeline:
         config = f"model_config/{TINY_CONFIG.name}"
-        return _pipeline(REPO, tiny_checkpoint, model_config=config, **{**TINY_SETTINGS, **overrides})
+        return _pipeline(REPO, tiny_checkpoint, device, model_config=config, **{**TINY_SETTINGS, **overrides})
 
     return make
 
@@ -60,6 +61,16 @@ def full_pipeline() -> DetectionPipeline:
     checkpoint = cached_random_checkpoint(FULL_CONFIG)
     config = f"model_config/{FULL_CONFIG.name}"
     return _pipeline(REPO, checkpoint, model_config=config, resize_short=256, resize_max=384, warmup=False)
+
+
+@pytest.fixture(scope="session")
+def cuda_full_pipeline() -> DetectionPipeline:
+    """The full Swin-T OGC architecture with random weights on ``cuda:0``, at the service's 800/1333 px
+    (for tests marked ``cuda``)."""
+    from gdino_serve.demo_checkpoint import cached_random_checkpoint
+
+    checkpoint = cached_random_checkpoint(FULL_CONFIG)
+    return _pipeline(REPO, checkpoint, "cuda:0", model_config=f"model_config/{FULL_CONFIG.name}", warmup=False)
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,8 @@ class TransformersDetector(TorchDetector):
         cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
     ) -> TransformersDetector:
         dtypes.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
+        if settings.compile_mode:
+            raise ValueError("handler setting compile_mode is supported by the upstream back end only")
         folder = model_dir / settings.model_config
         batch_invariance.apply()
         check_preprocessing(folder)

@@ -1,7 +1,8 @@
 """The ``upstream`` back end: today's ``rf-groundingdino`` model behind the Detector protocol.
 
 Loading applies the exact-batching fixes (``batch_invariance``) and the float32 islands (mixed precision),
-builds the model from its Python config and checkpoint, and runs every call under the
+builds the model from its Python config and checkpoint, applies the GPU speed-ups its settings ask
+for (``sync_free_decoder``, ``float16_islands``, ``compile_mode``), and runs every call under the
 configured ``dtype``.
 """
 
@@ -17,7 +18,8 @@ from torch import nn
 from handler.backends import dtypes
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.torch_detector import TorchDetector
-from handler.backends.upstream import batch_invariance, float32_islands, text_encodings
+from handler.backends.upstream import batch_invariance, decoder_sync, float32_islands, text_encodings
+from handler.backends.upstream.compiled import check_compile_mode, compile_model
 from handler.backends.upstream.model_loader import load_model
 from handler.backends.upstream.shared_image import ImageFeatures, decode_captions, encode_images
 from handler.core.image_positions import level_strides
@@ -50,12 +52,19 @@ class UpstreamDetector(TorchDetector):
     def load(
         cls, model_dir: Path, checkpoint: Path, settings: HandlerSettings, device: torch.device
     ) -> UpstreamDetector:
-        dtypes.resolve_dtype(settings.dtype, device)  # a bad dtype fails before the model loads
+        dtypes.resolve_dtype(settings.dtype, device)  # a bad dtype or compile mode fails before the model loads
+        check_compile_mode(settings.compile_mode)
         batch_invariance.apply()
         float32_islands.apply()
         model = load_model(model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, device)
         batch_invariance.apply_to_model(model)
         text_encodings.check_model(model)
+        if settings.sync_free_decoder:
+            decoder_sync.apply_to_model(model)
+        if settings.float16_islands:
+            float32_islands.apply_float16_islands(model)
+        if settings.compile_mode:
+            compile_model(model, settings.compile_mode)
         return cls(model, device, settings.dtype, settings.prompt_cache_mb)
 
     def _encode(self, images: torch.Tensor) -> ImageFeatures:
