@@ -3,7 +3,8 @@
 ``encode_images`` runs the image graph once per image, ``decode`` the caption graph once per
 (image, caption): each item alone, with the shapes of its solo run, so a batched answer is its
 solo answer. The tokenizer is the BERT tokenizer of the upstream back end (``bert_dir``); no
-PyTorch model is built. Answers are FP32: this runtime would otherwise pick bfloat16 on CPUs
+PyTorch model is built. BERT is part of the caption graph, so the prompt cache keeps a caption's
+tokens and phrase masks (the graph's text inputs), not its encoding. Answers are FP32: this runtime would otherwise pick bfloat16 on CPUs
 with AVX512_BF16 or AMX, which moves most of the 900 queries (docs/performance.md).
 """
 
@@ -22,7 +23,9 @@ import torch
 from handler.backends.bert_tokens import BertTokens
 from handler.backends.openvino.caption_inputs import caption_inputs
 from handler.backends.openvino.model_files import CAPTION_XML, IMAGE_XML, ModelFacts
+from handler.contract import defaults
 from handler.core.detector import QueryScores
+from handler.core.prompt_cache import Encoding, PromptCache
 from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
@@ -47,7 +50,14 @@ def compile_graph(core: ov.Core, xml: Path, threads: int, weights: Path | None =
 class OpenVinoDetector:
     """GroundingDINO (Swin + BERT) converted to OpenVINO IR, on the CPU."""
 
-    def __init__(self, folder: Path, caption_weights: Path, bert_dir: Path, threads: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        caption_weights: Path,
+        bert_dir: Path,
+        threads: int,
+        prompt_cache_mb: float = defaults.PROMPT_CACHE_MB,
+    ) -> None:
         from transformers import AutoTokenizer
 
         started = time.monotonic()
@@ -61,6 +71,7 @@ class OpenVinoDetector:
         self.num_queries = self.facts.num_queries
         self.feature_strides = self.facts.feature_strides
         self.device = torch.device("cpu")
+        self.prompt_cache = PromptCache(prompt_cache_mb)
         logger.info(
             "OpenVINO %s model (%s weights, converted by OpenVINO %s) compiled for %d CPU threads in %.1f s",
             folder.name,
@@ -83,9 +94,8 @@ class OpenVinoDetector:
             raise ValueError(f"the openvino back end runs float32 only, not dtype={settings.dtype!r}")
         if device.type != "cpu":
             logger.warning("the openvino back end runs on the CPU, not on %s", device)
-        return cls(
-            model_dir / settings.model_config, checkpoint, model_dir / settings.bert_dir, torch.get_num_threads()
-        )
+        folder, bert_dir = model_dir / settings.model_config, model_dir / settings.bert_dir
+        return cls(folder, checkpoint, bert_dir, torch.get_num_threads(), settings.prompt_cache_mb)
 
     def encode_images(self, images: torch.Tensor) -> list[list[np.ndarray]]:
         """The image graph's level and position maps, per image of the (b, 3, H, W) batch."""
@@ -99,8 +109,11 @@ class OpenVinoDetector:
         """The caption graph once per (image ``owners[i]``, ``captions[i]``)."""
         probs, boxes = [], []
         for owner, caption in zip(owners, captions):
-            text = caption_inputs(self.text_tokenizer, caption, self.max_text_len)
+            text = self.prompt_cache.get(caption, lambda text=caption: self._caption_inputs(text))
             outputs = self.caption.infer([*encoded[owner], *(tensor.numpy() for tensor in text)])
             probs.append(torch.from_numpy(np.array(outputs[0])))
             boxes.append(torch.from_numpy(np.array(outputs[1])))
         return QueryScores(probs=torch.cat(probs), boxes=torch.cat(boxes))
+
+    def _caption_inputs(self, caption: str) -> Encoding:
+        return caption_inputs(self.text_tokenizer, caption, self.max_text_len)
