@@ -39,10 +39,6 @@ class Match:
     def max_box_diff(self) -> float:
         return max(self.box_diffs, default=0.0)
 
-    def matched(self, iou: float) -> int:
-        """How many reference boxes have a candidate box of IoU above ``iou``."""
-        return sum(value > iou for value in self.ious)
-
 
 def match_detections(reference: Mapping[str, Any], candidate: Mapping[str, Any], top: int | None = None) -> Match:
     """Greedy matching, best reference score first: each reference box takes the free candidate box
@@ -76,6 +72,35 @@ def query_detections(probs: torch.Tensor, boxes: torch.Tensor) -> dict[str, Any]
     cx, cy, w, h = boxes[order].unbind(-1)
     corners = torch.stack((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), dim=-1)
     return {"boxes": corners.tolist(), "scores": scores.tolist()}
+
+
+@dataclass(frozen=True)
+class QueryAgreement:
+    """How many of a reference answer's best queries another answer has again (IoU above a bound),
+    and the largest score and box differences among those."""
+
+    matched: int
+    top: int
+    max_score_diff: float
+    max_box_diff: float
+
+
+def query_agreement(
+    reference: tuple[torch.Tensor, torch.Tensor], candidate: tuple[torch.Tensor, torch.Tensor], top: int, iou: float
+) -> QueryAgreement:
+    """The ``top`` best queries of ``reference`` (probs, boxes of one answer) matched box to box
+    with ``candidate``'s queries: the top-900 selection re-orders queries on any rounding change, so
+    queries are compared by box, not by index."""
+    match = match_detections(query_detections(*reference), query_detections(*candidate), top)
+    found = [
+        (score, box) for score, box, overlap in zip(match.score_diffs, match.box_diffs, match.ious) if overlap > iou
+    ]
+    return QueryAgreement(
+        matched=len(found),
+        top=top,
+        max_score_diff=max((score for score, _ in found), default=0.0),
+        max_box_diff=max((box for _, box in found), default=0.0),
+    )
 
 
 def _top(detections: Mapping[str, Any], top: int | None) -> tuple[torch.Tensor, Sequence[float]]:

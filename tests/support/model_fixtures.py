@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gdino_serve.paths import BERT_DIR, BUILD, FULL_CONFIG, REPO, TINY_CONFIG
+from gdino_serve.paths import BERT_DIR, FULL_CONFIG, REPO, TINY_CONFIG
 
 if TYPE_CHECKING:
     from handler.core.pipeline import DetectionPipeline
@@ -63,22 +63,12 @@ def full_pipeline() -> DetectionPipeline:
     return _pipeline(REPO, checkpoint, model_config=config, resize_short=256, resize_max=384, warmup=False)
 
 
-def converted_random_model(config: Path) -> Path:
-    """The random-weight checkpoint of ``config`` converted to OpenVINO IR, cached under build/ and
-    keyed by checkpoint, config and export code: the first run converts (minutes), later ones reuse it."""
-    from gdino_serve.demo_checkpoint import cached_random_checkpoint
-    from gdino_serve.model_store_cache import converted_openvino_model
-
-    return converted_openvino_model(
-        cached_random_checkpoint(config), config, BUILD / "openvino-test" / config.stem
-    ).folder
-
-
 def openvino_pipeline(config: Path, **settings: Any) -> DetectionPipeline:
     """An in-process pipeline on the openvino back end with the converted random model of ``config``."""
+    from gdino_serve.demo_checkpoint import converted_random_checkpoint
     from handler.backends.openvino.model_files import CAPTION_BIN
 
-    folder = converted_random_model(config)
+    folder = converted_random_checkpoint(config)
     own = {"backend": "openvino", "model_config": folder.name, "bert_dir": str(BERT_DIR)}
     return _pipeline(folder.parent, folder / CAPTION_BIN, **own, **settings)
 
