@@ -7,13 +7,14 @@ nothing) and what goes into the archive and its handler settings.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from gdino_serve import model_store_cache
+from gdino_serve import model_store_cache, serve
 from gdino_serve.model_archive import OpenVinoModel, archive_files
-from gdino_serve.model_store_cache import cached_folder, conversion_key, converted_openvino_model
+from gdino_serve.model_store_cache import CONVERSIONS, cached_folder, conversion_key, converted_openvino_model
 from gdino_serve.paths import FULL_CONFIG, TINY_CONFIG
 from handler.backends.openvino.model_files import CAPTION_BIN, CAPTION_XML, FOLDER, IMAGE_BIN, IMAGE_XML, METADATA
 
@@ -84,3 +85,26 @@ def test_the_archive_holds_the_ir_beside_the_caption_weights_and_selects_the_bac
     assert {f"{FOLDER}/{name}" for name in (IMAGE_XML, IMAGE_BIN, CAPTION_XML, METADATA)} <= set(files)
     assert not [name for name in files if name.endswith(".pth")]
     assert model.handler_settings() == {"backend": "openvino", "model_config": FOLDER}
+
+
+def test_serve_converts_the_checkpoint_for_the_openvino_back_end_only(
+    tmp_path: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converted: list[tuple[Path, str]] = []
+    monkeypatch.setattr(
+        serve,
+        "converted_openvino_model",
+        lambda weights, config, cache, kind: converted.append((cache, kind)) or OpenVinoModel(tmp_path),
+    )
+    common = {"mask_model": None, "hf_model": None, "checkpoint": checkpoint, "config": TINY_CONFIG}
+    cache = tmp_path / "stores"
+    options = argparse.Namespace(**common, backend="openvino", openvino_weights="int8", cache=cache)
+    assert serve.model_files(options).handler_settings()["backend"] == "openvino"
+    assert converted == [(cache / CONVERSIONS, "int8")]
+    upstream = serve.model_files(argparse.Namespace(**common, backend="upstream"))
+    assert upstream.handler_settings()["backend"] == "upstream" and len(converted) == 1
+    for backend, hf_model in (("transformers", None), ("openvino", tmp_path)):
+        with pytest.raises(SystemExit, match="--backend"):
+            serve.model_files(
+                argparse.Namespace(**{**common, "hf_model": hf_model, "checkpoint": None}, backend=backend)
+            )
