@@ -62,6 +62,16 @@ def cached_random_checkpoint(config: Path, seed: int = 0) -> Path:
     return path if path.exists() else make_random_checkpoint(config, path, seed)
 
 
+def converted_random_checkpoint(config: Path, weights: str = "float32") -> Path:
+    """:func:`cached_random_checkpoint` converted to OpenVINO IR (the ``openvino`` back end's
+    folder), under build/test-weights-openvino: converted on first use (minutes for the full config),
+    then reused while the checkpoint, config and export code stay the same."""
+    from gdino_serve.model_store_cache import converted_openvino_model
+
+    cache = CACHE.with_name(f"{CACHE.name}-openvino") / config.stem
+    return converted_openvino_model(cached_random_checkpoint(config), config, cache, weights).folder
+
+
 def main() -> None:
     """``python -m scripts.make_random_checkpoint --config model_config/GroundingDINO_SwinT_OGC.py``"""
     import argparse

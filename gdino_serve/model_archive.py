@@ -1,9 +1,12 @@
 """Build a self-contained GroundingDINO ``.mar``: handler package, configs, tokenizer, weights.
 
-Two kinds of model, each a :class:`ModelFiles`: an rf-groundingdino checkpoint with its Python
-config (:class:`UpstreamModel`, the ``upstream`` back end), or a Hugging Face model folder
-(:class:`HuggingFaceModel`, the ``transformers`` back end; its ``model.safetensors`` becomes the
-archive's serialized file and the rest of the folder, config and tokenizer, goes in as ``hf_model/``).
+Three kinds of model, each a :class:`ModelFiles`: an rf-groundingdino checkpoint with its Python
+config (:class:`UpstreamModel`, the ``upstream`` back end), the same checkpoint converted to
+OpenVINO IR (:class:`OpenVinoModel`, the ``openvino`` back end; the caption graph's ``.bin`` becomes
+the serialized file, the rest of the converted folder goes in as ``openvino_model/``), or a Hugging
+Face model folder (:class:`HuggingFaceModel`, the ``transformers`` back end; its ``model.safetensors``
+becomes the archive's serialized file and the rest of the folder, config and tokenizer, goes in as
+``hf_model/``).
 Either may carry a mask model (:class:`WithMaskModel`): a SAM / SAM 2 folder that goes in whole
 as ``mask_model/`` and is named by the ``mask_model`` handler setting.
 
@@ -31,7 +34,7 @@ from typing import Any, Protocol
 import yaml
 
 import handler
-from gdino_serve.paths import BERT_DIR, FULL_CONFIG, MODEL_CONFIGS, REPO
+from gdino_serve.paths import BERT_DIR, BUILD, FULL_CONFIG, MODEL_CONFIGS, REPO
 from handler.contract import defaults
 
 HANDLER_PACKAGE = Path(handler.__file__).resolve().parent
@@ -72,6 +75,15 @@ class ModelFiles(Protocol):
         ...
 
 
+def bert_files() -> dict[str, Path]:
+    """The BERT tokenizer files both GroundingDINO back ends read, by their path in the archive."""
+    bert = {f"{defaults.BERT_DIR}/{name}": BERT_DIR / name for name in BERT_FILES}
+    missing = [str(path) for path in bert.values() if not path.exists()]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} missing: run python -m scripts.setup_bert first")
+    return bert
+
+
 @dataclass(frozen=True)
 class UpstreamModel:
     """An rf-groundingdino checkpoint with its Python architecture config and the BERT tokenizer files."""
@@ -80,14 +92,39 @@ class UpstreamModel:
     model_config: Path = FULL_CONFIG
 
     def files(self) -> dict[str, Path]:
-        bert = {f"bert-base-uncased/{name}": BERT_DIR / name for name in BERT_FILES}
-        missing = [str(path) for path in bert.values() if not path.exists()]
-        if missing:
-            raise SystemExit(f"{', '.join(missing)} missing: run python -m scripts.setup_bert first")
-        return {f"model_config/{self.model_config.name}": self.model_config, **bert}
+        return {f"model_config/{self.model_config.name}": self.model_config, **bert_files()}
 
     def handler_settings(self) -> dict[str, Any]:
-        return {"model_config": f"model_config/{self.model_config.name}"}
+        return {"backend": "upstream", "model_config": f"model_config/{self.model_config.name}"}
+
+
+@dataclass(frozen=True)
+class OpenVinoModel:
+    """A checkpoint converted to OpenVINO IR (``gdino_serve/openvino_export``; the cached conversion:
+    ``model_store_cache.converted_openvino_model``) and the BERT tokenizer files.
+
+    The caption graph's weights (about 570 MB for Swin-T) are the serialized file, which TorchServe
+    places beside the extra files like any checkpoint; the image graph (about 145 MB), both graphs'
+    ``.xml`` and ``model.json`` go in as ``openvino_model/``."""
+
+    folder: Path
+
+    @property
+    def weights(self) -> Path:
+        from handler.backends.openvino.model_files import CAPTION_BIN  # (imports torch: only when used)
+
+        return self.folder / CAPTION_BIN
+
+    def files(self) -> dict[str, Path]:
+        from handler.backends.openvino.model_files import CAPTION_XML, FOLDER, IMAGE_BIN, IMAGE_XML, METADATA
+
+        names = (IMAGE_XML, IMAGE_BIN, CAPTION_XML, METADATA)
+        return {**{f"{FOLDER}/{name}": self.folder / name for name in names}, **bert_files()}
+
+    def handler_settings(self) -> dict[str, Any]:
+        from handler.backends.openvino.model_files import FOLDER
+
+        return {"backend": "openvino", "model_config": FOLDER}
 
 
 def hf_weights(folder: Path) -> Path:
@@ -231,6 +268,16 @@ def main() -> None:
     model.add_argument("--checkpoint", type=Path, help="rf-groundingdino checkpoint (.pth), with --config")
     model.add_argument("--hf-model", type=Path, help="Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder")
     parser.add_argument("--config", type=Path, default=FULL_CONFIG)
+    parser.add_argument(
+        "--backend", choices=("upstream", "openvino"), default="upstream", help="the back end serving --checkpoint"
+    )
+    parser.add_argument("--openvino-weights", choices=("float32", "int8"), default="float32")
+    parser.add_argument(
+        "--conversion-cache",
+        type=Path,
+        default=BUILD / "model-store-cache" / "openvino",
+        help="where --backend openvino keeps converted checkpoints (gdino-serve's, by default)",
+    )
     parser.add_argument("--mask-model", type=Path, help="a SAM / SAM 2 folder: answer masks for the boxes")
     parser.add_argument("--export-path", type=Path, default=REPO / "model_store")
     parser.add_argument("--model-name", default=defaults.MODEL_NAME)
@@ -243,7 +290,13 @@ def main() -> None:
         overrides["batchSize"] = args.batch_size
     if args.workers:
         overrides.update(minWorkers=args.workers, maxWorkers=args.workers)
-    source = HuggingFaceModel(args.hf_model) if args.hf_model else UpstreamModel(args.checkpoint, args.config)
+    source: ModelFiles = (
+        HuggingFaceModel(args.hf_model) if args.hf_model else UpstreamModel(args.checkpoint, args.config)
+    )
+    if args.checkpoint and args.backend == "openvino":
+        from gdino_serve.model_store_cache import converted_openvino_model
+
+        source = converted_openvino_model(args.checkpoint, args.config, args.conversion_cache, args.openvino_weights)
     build_archive(
         with_mask_model(source, args.mask_model), args.export_path, model_name=args.model_name, overrides=overrides
     )

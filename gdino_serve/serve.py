@@ -2,6 +2,10 @@
 (``--mask-model``), with TorchServe or Ray Serve: cached model store, workers per GPU, clean stop
 on SIGTERM.
 
+``--backend openvino`` (or ``backend: openvino`` in model_config/model-config.yaml's ``handler:``
+section) serves the checkpoint converted to OpenVINO IR: converted once per checkpoint (minutes),
+cached beside the model stores.
+
 What ``scripts/serve.sh`` and the container run. The model store is built once per checkpoint and
 code version (gdino_serve/model_store_cache.py), never at every start; the worker count is GPUs x
 ``workers_per_gpu`` (1 on a CPU-only host); SIGTERM or Ctrl-C stops the server and its workers.
@@ -19,10 +23,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from gdino_serve.download_weights import MASK_MODELS
 from gdino_serve.model_archive import HuggingFaceModel, ModelFiles, UpstreamModel, with_mask_model
-from gdino_serve.model_store_cache import cached_model_store
-from gdino_serve.paths import FULL_CONFIG, RAY_SERVE_CONFIG, REPO
+from gdino_serve.model_store_cache import CONVERSIONS, cached_model_store, converted_openvino_model
+from gdino_serve.paths import FULL_CONFIG, MODEL_CONFIGS, RAY_SERVE_CONFIG, REPO
 from gdino_serve.ray_serve.environment import loopback_ray_environment
 from gdino_serve.torchserve_runner import TorchServe, serve_until_stopped
 from gdino_serve.workers import visible_gpus, worker_count, workers_per_gpu_setting
@@ -56,18 +62,36 @@ def mask_model_folder(name_or_folder: str | None) -> Path | None:
     raise SystemExit(f"--mask-model {name_or_folder!r} is neither a folder nor one of {', '.join(MASK_MODELS)}")
 
 
+CHECKPOINT_BACKENDS = ("upstream", "openvino")  # the back ends that serve an rf-groundingdino checkpoint
+
+
+def configured_backend() -> str:
+    """The ``backend`` of model_config/model-config.yaml's ``handler:`` section (default: upstream)."""
+    settings = yaml.safe_load((MODEL_CONFIGS / "model-config.yaml").read_text()) or {}
+    return (settings.get("handler") or {}).get("backend", defaults.BACKEND)
+
+
 def model_files(args: argparse.Namespace) -> ModelFiles:
     """A Hugging Face folder (``--hf-model``), else a checkpoint with its config (official or demo by
-    default); with the mask model of ``--mask-model``, if any."""
+    default), converted for ``--backend openvino``; with the mask model of ``--mask-model``, if any."""
     mask_folder = mask_model_folder(args.mask_model)
     if args.hf_model:
         if args.checkpoint:
             raise SystemExit("give --checkpoint or --hf-model, not both")
+        if args.backend == "openvino":
+            raise SystemExit("--backend openvino serves rf-groundingdino checkpoints, not Hugging Face folders")
         return with_mask_model(HuggingFaceModel(args.hf_model.resolve()), mask_folder)
+    if args.backend not in CHECKPOINT_BACKENDS:
+        raise SystemExit(f"--backend {args.backend!r}: a checkpoint is served by {' or '.join(CHECKPOINT_BACKENDS)}")
     checkpoint = args.checkpoint or official_or_demo()
     if not checkpoint.is_file():
         raise SystemExit(f"checkpoint {checkpoint} not found")
     config = args.config if args.config.is_absolute() else REPO / args.config
+    if args.backend == "openvino":
+        converted = converted_openvino_model(
+            checkpoint.resolve(), config, args.cache / CONVERSIONS, args.openvino_weights
+        )
+        return with_mask_model(converted, mask_folder)
     return with_mask_model(UpstreamModel(checkpoint.resolve(), config), mask_folder)
 
 
@@ -98,6 +122,18 @@ def parse_args() -> argparse.Namespace:
         default=env("MASK_MODEL"),
         help=f"$MASK_MODEL: a mask model to answer masks for the boxes, a SAM / SAM 2 folder or one of "
         f"{', '.join(MASK_MODELS)} (downloaded, else a random-weight demo of its size)",
+    )
+    parser.add_argument(
+        "--backend",
+        default=env("BACKEND") or configured_backend(),
+        help="$BACKEND: upstream (PyTorch) or openvino (the checkpoint converted to OpenVINO IR once, "
+        "FP32, CPU); default: the model-config.yaml handler setting, else upstream",
+    )
+    parser.add_argument(
+        "--openvino-weights",
+        choices=("float32", "int8"),
+        default=env("OPENVINO_WEIGHTS", "float32"),
+        help="$OPENVINO_WEIGHTS: int8 compresses the converted weights with nncf (lossy: other answers)",
     )
     parser.add_argument(
         "--config",

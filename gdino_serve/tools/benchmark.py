@@ -12,6 +12,8 @@ and drafted vs full JPEG decoding; it writes results.json, results.md and result
                                                      # the mask stage only (gdino_serve/tools/benchmark_masks.py)
     python -m gdino_serve.tools.benchmark --prompt-modes  # vocabularies with and without the prompt cache
                                                      # (gdino_serve/tools/benchmark_prompts.py)
+    python -m gdino_serve.tools.benchmark --compare-backends --size 800  # openvino vs upstream, images/s
+                                                     # and agreement (gdino_serve/tools/benchmark_backends.py)
 
 The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
 """
@@ -75,6 +77,8 @@ class Options:
     noise_floor: bool
     mask_models: tuple[str, ...] = ()  # measure the mask stage of these mask models instead
     prompt_modes: bool = False  # measure the vocabularies with and without the prompt cache instead
+    compare_backends: bool = False  # measure the openvino back end against the upstream one instead
+    openvino_weights: str = "float32"  # the converted weights --compare-backends measures
 
 
 def benchmark_images() -> dict[str, bytes]:
@@ -350,6 +354,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--requests", type=int, help="requests per measurement (default 12; quick 4)")
     parser.add_argument("--resize-short", type=int, help="model input short side (default 800; quick 320)")
     parser.add_argument("--resize-max", type=int, help="model input long side limit (default 1333; quick 512)")
+    parser.add_argument(
+        "--size", type=int, help="model input short side, the long side limit in proportion (800: 1333)"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", help="HTTP client concurrency (default 1 4 8; quick 1 8)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="TorchServe batchSize values (default 1 8)")
     parser.add_argument("--skip-http", action="store_true", help="in-process measurements only")
@@ -368,12 +375,23 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="measure only the coco and lvis vocabularies with and without the prompt cache (--requests images each)",
     )
+    parser.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help="measure only the openvino back end against the upstream one (images/s, agreement; --requests calls each, default one per photo)",
+    )
+    parser.add_argument("--openvino-weights", choices=("float32", "int8"), default="float32")
     args = parser.parse_args(argv)
     quick = args.quick
+    if args.size:
+        args.resize_short, args.resize_max = (
+            args.resize_short or args.size,
+            args.resize_max or round(args.size * 1333 / 800),
+        )
     return Options(
         config=args.config.resolve(),
         out=args.out,
-        requests=args.requests or (4 if quick else 12),
+        requests=args.requests or (4 if quick else len(PHOTOS) if args.compare_backends else 12),
         resize_short=args.resize_short or (320 if quick else 800),
         resize_max=args.resize_max or (512 if quick else 1333),
         concurrency=tuple(args.concurrency or ((1, 8) if quick else (1, 4, 8))),
@@ -383,6 +401,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         noise_floor=not quick,
         mask_models=tuple(args.mask_models),
         prompt_modes=args.prompt_modes,
+        compare_backends=args.compare_backends,
+        openvino_weights=args.openvino_weights,
     )
 
 
@@ -397,6 +417,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         resize = (options.resize_short, options.resize_max)
         run_prompt_benchmark(options.config, resize, options.requests, options.out)
+        return
+    if options.compare_backends:
+        from gdino_serve.tools.benchmark_backends import run_backend_benchmark  # it builds on this module's timing
+
+        compared = run_backend_benchmark(
+            options.config, options.resize_short, options.openvino_weights, options.requests, options.out
+        )
+        print(f"images/s ratio openvino/upstream: {compared['ratio']:.2f}")
         return
     started = time.perf_counter()
     results = run(options)

@@ -24,6 +24,7 @@ from handler.core.settings import HandlerSettings
 BACKENDS = {
     "upstream": "handler.backends.upstream.detector:UpstreamDetector",
     "transformers": "handler.backends.transformers.detector:TransformersDetector",
+    "openvino": "handler.backends.openvino.detector:OpenVinoDetector",
 }
 # mask_backend setting value -> "module:Class"
 SEGMENTERS = {"sam": "handler.backends.sam.segmenter:SamSegmenter"}

@@ -12,23 +12,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
 import torch
+import yaml
 
 from gdino_serve.demo_hf_model import cached_random_hf_model
 from gdino_serve.demo_sam_model import cached_random_sam_model
 from gdino_serve.download_weights import MASK_MODELS
 from gdino_serve.model_archive import HuggingFaceModel, merged_model_yaml
-from gdino_serve.paths import REPO, TINY_CONFIG
+from gdino_serve.model_store_cache import CONVERSIONS, converted_openvino_model
+from gdino_serve.paths import BERT_DIR, REPO, TINY_CONFIG
 from gdino_serve.ports import free_ports
 from handler.backends import load_pipeline
 from handler.contract.mask_codec import decode_rle
 from handler.core.settings import HandlerSettings
 from handler.frontends.http.batch_answers import answer_bodies
+from tests.support.answers import assert_close
 from tests.support.background_jobs import ignore_sigint
 from tests.support.images import b64
 
@@ -118,6 +122,44 @@ def test_serve_command_serves_a_hugging_face_folder_with_the_transformers_back_e
     (expected,) = answer_bodies(pipeline, [request])
     assert served.status_code == 200, served.text
     assert expected["boxes"] and served.json() == expected
+
+
+@pytest.mark.openvino
+def test_serve_command_converts_a_checkpoint_once_and_serves_it_with_the_openvino_back_end(
+    tiny_checkpoint: Path, tmp_path: Path, photos
+):
+    """``--backend openvino``: the checkpoint is converted to OpenVINO IR when the model store is built
+    (the tiny config: about a minute), cached beside the stores, and only loaded by the worker; every
+    answer of a concurrent batch is the in-process openvino pipeline's answer on the converted model."""
+    ports, log, cache = free_ports(3), tmp_path / "serve.log", tmp_path / "cache"
+    captions = ["cup . saucer", "person . flag . helmet", "cat .", "rocket . smoke"]
+    names = ["coffee.png", "astronaut.png", "chelsea.png", "rocket.jpg"]
+    requests_ = [
+        {"image": photos[name], "caption": caption, "box_threshold": 0.5} for name, caption in zip(names, captions)
+    ]
+    process = serve(tiny_checkpoint, cache, ports, log, extra=["--backend", "openvino"])
+    try:
+        wait_healthy(process, f"http://127.0.0.1:{ports[0]}", log, timeout=900)
+        url = f"http://127.0.0.1:{ports[0]}/predictions/groundingdino"
+        with ThreadPoolExecutor(len(requests_)) as pool:
+            replies = list(
+                pool.map(lambda r: requests.post(url, json={**r, "image": b64(r["image"])}, timeout=300), requests_)
+            )
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    started = time.monotonic()
+    converted = converted_openvino_model(tiny_checkpoint, TINY_CONFIG, cache / CONVERSIONS)  # found, not converted
+    assert time.monotonic() - started < 30 and converted.folder.parent == cache / CONVERSIONS
+    store = next(path for path in cache.iterdir() if path.name != CONVERSIONS) / "groundingdino"
+    assert not list(store.glob("*.pth")), "the worker reads the IR, not the checkpoint"
+    assert yaml.safe_load((store / "model-config.yaml").read_text())["handler"]["backend"] == "openvino"
+    settings = HandlerSettings(backend="openvino", model_config=converted.folder.name, bert_dir=str(BERT_DIR))
+    pipeline = load_pipeline(converted.folder.parent, converted.weights, settings, torch.device("cpu"))
+    for reply, expected in zip(replies, answer_bodies(pipeline, requests_)):
+        assert reply.status_code == 200, reply.text
+        assert expected["boxes"]
+        assert_close(reply.json(), expected)
 
 
 @pytest.mark.masks

@@ -1,7 +1,8 @@
 """A request's answer does not depend on its batch-mates, on every back end.
 
-The upstream back end runs the full Swin-T config (on the CPU, and on cuda:0 where CUDA is); the
-transformers back end runs tiny random ``grounding-dino`` and ``mm-grounding-dino`` folders (the same fixes matter there: the fusion
+The upstream back end runs the full Swin-T config (on the CPU, and on cuda:0 where CUDA is), and so
+does the openvino back end (the same random checkpoint converted to OpenVINO IR); the transformers
+back end runs tiny random ``grounding-dino`` and ``mm-grounding-dino`` folders (the same fixes matter there: the fusion
 attention's batch-wide maximum shows on the one-thread plan, which batches several captions).
 
 Random weights amplify any numerical leak between batch items (the top-900 query selection turns
@@ -45,13 +46,21 @@ def _variant(data: bytes, transform: Callable[[Image.Image], Image.Image]) -> by
 
 @pytest.fixture(
     scope="module",
-    params=["upstream", "grounding-dino", "mm-grounding-dino", pytest.param("upstream-cuda", marks=pytest.mark.cuda)],
+    params=[
+        "upstream",
+        pytest.param("openvino", marks=pytest.mark.openvino),
+        "grounding-dino",
+        "mm-grounding-dino",
+        pytest.param("upstream-cuda", marks=pytest.mark.cuda),
+    ],
 )
 def any_pipeline(request: pytest.FixtureRequest, make_hf_pipeline) -> DetectionPipeline:
-    """Each back end in turn: upstream on the full config, transformers on tiny folders of both model
-    types, and upstream on cuda:0 at 800 px where CUDA is (marker ``cuda``)."""
+    """Each back end in turn: upstream and openvino on the full config, transformers on tiny folders
+    of both model types, and upstream on cuda:0 at 800 px where CUDA is (marker ``cuda``)."""
     if request.param == "upstream":
         return request.getfixturevalue("full_pipeline")
+    if request.param == "openvino":
+        return request.getfixturevalue("full_openvino_pipeline")
     if request.param == "upstream-cuda":
         return request.getfixturevalue("cuda_full_pipeline")
     return make_hf_pipeline(request.param, resize_short=256, resize_max=384, warmup=False)

@@ -53,7 +53,7 @@ def test_serve_takes_a_mask_folder_as_it_is_and_refuses_an_unknown_name(tmp_path
     assert serve.mask_model_folder(str(sam)) == sam.resolve() and serve.mask_model_folder(None) is None
     with pytest.raises(SystemExit, match="neither a folder nor one of facebook/sam2.1-hiera-tiny"):
         serve.mask_model_folder("facebook/sam3")
-    args = argparse.Namespace(mask_model=str(sam), hf_model=tmp_path / "gdino", checkpoint=None)
+    args = argparse.Namespace(mask_model=str(sam), hf_model=tmp_path / "gdino", checkpoint=None, backend="upstream")
     folder(tmp_path, "gdino")
     assert serve.model_files(args).handler_settings()["mask_model"] == MASK_FOLDER
 
