@@ -35,37 +35,29 @@ logger = logging.getLogger(__name__)
 TEST_IMAGE_SIZE = 128  # the test sizes' model input side
 MASK_LOGIT_SCALE = 10.0  # spreads the random mask logits away from the threshold
 
-# SAM 2.1 Hiera backbones: Sam2HieraDetConfig arguments and the FPN neck's channels (defaults: tiny).
+# SAM 2.1 Hiera backbones: Sam2HieraDetConfig arguments (defaults: tiny). The FPN neck reads the
+# stages' widths, deepest first (backbone_channel_list), so they are derived, not listed.
 SAM2_HIERA: dict[str, dict[str, Any]] = {
-    "tiny": {"hiera": {}, "channels": [768, 384, 192, 96]},
-    "small": {
-        "hiera": {"blocks_per_stage": [1, 2, 11, 2], "global_attention_blocks": [7, 10, 13]},
-        "channels": [768, 384, 192, 96],
-    },
+    "tiny": {},
+    "small": {"blocks_per_stage": [1, 2, 11, 2], "global_attention_blocks": [7, 10, 13]},
     "base-plus": {
-        "hiera": {
-            "hidden_size": 112,
-            "num_attention_heads": 2,
-            "embed_dim_per_stage": [112, 224, 448, 896],
-            "num_attention_heads_per_stage": [2, 4, 8, 16],
-            "blocks_per_stage": [2, 3, 16, 3],
-            "global_attention_blocks": [12, 16, 20],
-            "window_positional_embedding_background_size": [14, 14],
-        },
-        "channels": [896, 448, 224, 112],
+        "hidden_size": 112,
+        "num_attention_heads": 2,
+        "embed_dim_per_stage": [112, 224, 448, 896],
+        "num_attention_heads_per_stage": [2, 4, 8, 16],
+        "blocks_per_stage": [2, 3, 16, 3],
+        "global_attention_blocks": [12, 16, 20],
+        "window_positional_embedding_background_size": [14, 14],
     },
     "large": {
-        "hiera": {
-            "hidden_size": 144,
-            "num_attention_heads": 2,
-            "embed_dim_per_stage": [144, 288, 576, 1152],
-            "num_attention_heads_per_stage": [2, 4, 8, 16],
-            "blocks_per_stage": [2, 6, 36, 4],
-            "global_attention_blocks": [23, 33, 43],
-            "window_positional_embedding_background_size": [7, 7],
-            "window_size_per_stage": [8, 4, 16, 8],
-        },
-        "channels": [1152, 576, 288, 144],
+        "hidden_size": 144,
+        "num_attention_heads": 2,
+        "embed_dim_per_stage": [144, 288, 576, 1152],
+        "num_attention_heads_per_stage": [2, 4, 8, 16],
+        "blocks_per_stage": [2, 6, 36, 4],
+        "global_attention_blocks": [23, 33, 43],
+        "window_positional_embedding_background_size": [7, 7],
+        "window_size_per_stage": [8, 4, 16, 8],
     },
 }
 # SAM ViT image encoders: SamVisionConfig arguments (defaults: ViT-B).
@@ -138,11 +130,9 @@ def sam2_config(size: str) -> Any:
     if size == "test":
         image, extra = _sam2_test_config(), SAM2_TEST_MEMORY
     else:
-        spec = SAM2_HIERA[size]
-        backbone = Sam2HieraDetConfig(**spec["hiera"])
-        image = Sam2Config(
-            vision_config=Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=spec["channels"])
-        )
+        backbone = Sam2HieraDetConfig(**SAM2_HIERA[size])
+        channels = list(reversed(backbone.embed_dim_per_stage))
+        image = Sam2Config(vision_config=Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=channels))
         extra = {}
     return Sam2VideoConfig(
         vision_config=image.vision_config.to_dict(),
