@@ -14,6 +14,7 @@ and drafted vs full JPEG decoding; it writes results.json, results.md and result
                                                      # (gdino_serve/tools/benchmark_prompts.py)
     python -m gdino_serve.tools.benchmark --compare-backends --size 800  # openvino vs upstream, images/s
                                                      # and agreement (gdino_serve/tools/benchmark_backends.py)
+    python -m gdino_serve.tools.benchmark --compare-backends --size 800 --candidate compiled  # torch.compile
 
 The same command runs on a GPU host unchanged (it then uses cuda:0 and also measures float16).
 """
@@ -59,6 +60,7 @@ logger = logging.getLogger("benchmark")
 BIG_JPEG = "astronaut-4000x3000.jpg"
 CAPTION = b"a person . a cat . a cup . a rocket . a motorcycle"
 TOP = 10  # detections compared per image (float32 vs bfloat16, full vs drafted decode)
+CANDIDATES = ("openvino", "compiled")  # --compare-backends: the OpenVINO back end, torch.compile (inductor)
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,10 @@ class Options:
     noise_floor: bool
     mask_models: tuple[str, ...] = ()  # measure the mask stage of these mask models instead
     prompt_modes: bool = False  # measure the vocabularies with and without the prompt cache instead
-    compare_backends: bool = False  # measure the openvino back end against the upstream one instead
+    compare_backends: bool = False  # measure a faster variant (``candidate``) against the upstream back end instead
     openvino_weights: str = "float32"  # the converted weights --compare-backends measures
+    candidate: str = "openvino"  # the variant --compare-backends measures: openvino or compiled (torch.compile)
+    photo_sizes: bool = False  # --compare-backends on each photo's own size, not all cropped to size x long side
 
 
 def benchmark_images() -> dict[str, bytes]:
@@ -378,9 +382,15 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--compare-backends",
         action="store_true",
-        help="measure only the openvino back end against the upstream one (images/s, agreement; --requests calls each, default one per photo)",
+        help="measure only a faster variant (--candidate) against the upstream back end (images/s, agreement; --requests calls each, default one per photo)",
     )
+    parser.add_argument("--candidate", choices=CANDIDATES, default="openvino", help="--compare-backends: the variant")
     parser.add_argument("--openvino-weights", choices=("float32", "int8"), default="float32")
+    parser.add_argument(
+        "--photo-sizes",
+        action="store_true",
+        help="--compare-backends: keep each photo's aspect ratio instead of cropping all to size x long side",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     if args.size:
@@ -403,6 +413,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         prompt_modes=args.prompt_modes,
         compare_backends=args.compare_backends,
         openvino_weights=args.openvino_weights,
+        candidate=args.candidate,
+        photo_sizes=args.photo_sizes,
     )
 
 
@@ -422,9 +434,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         from gdino_serve.tools.benchmark_backends import run_backend_benchmark  # it builds on this module's timing
 
         compared = run_backend_benchmark(
-            options.config, options.resize_short, options.openvino_weights, options.requests, options.out
+            options.config,
+            options.resize_short,
+            options.openvino_weights,
+            options.requests,
+            options.out,
+            options.candidate,
+            options.photo_sizes,
         )
-        print(f"images/s ratio openvino/upstream: {compared['ratio']:.2f}")
+        print(f"images/s ratio {options.candidate}/upstream: {compared['ratio']:.2f}")
         return
     started = time.perf_counter()
     results = run(options)

@@ -1,20 +1,29 @@
-"""Benchmark a back end against the upstream (PyTorch) one: images/s of the bare model call and agreement.
+"""Benchmark a faster variant against the upstream (PyTorch) back end: images/s of the bare model call and agreement.
 
-One process loads both back ends on the same random-weight checkpoint (the ``openvino`` one
-converted once and cached, ``demo_checkpoint.converted_random_checkpoint``), then calls them
-alternately, image by image, on the same prepared inputs (the sample photos, one caption), so both
-see the same load on a shared host. Each call is one image and one caption, encoder and decoder:
-what a worker runs per request. The first answer of each back end per image is compared box to box
-(the top 100 queries matched at IoU > 0.99, ``compare_detections.query_agreement``).
+Two candidates: ``openvino`` (the compiled CPU back end, converted once and cached,
+``demo_checkpoint.converted_random_checkpoint``) and ``compiled`` (the upstream back end with
+``compile_mode: default``, ``torch.compile``'s inductor). One process loads the upstream back end and
+the candidate on the same random-weight checkpoint, then calls them alternately, image by image, on
+the same prepared inputs (the sample photos, one caption), so both see the same load on a shared
+host. Each call is one image and one caption, encoder and decoder: what a worker runs per request.
 
-    python -m scripts.benchmark --compare-backends --size 800            # full Swin-T, FP32 (about 10 min)
+By default every photo is scaled to cover ``size`` x long side (800x1333 at ``--size 800``) and
+centre-cropped to it, so every call has the same input size; ``--photo-sizes`` keeps each photo's
+aspect ratio instead (800x800 to 800x1202). Each distinct input size is called once per variant
+before timing (OpenVINO prepares its dynamic-shape kernels and inductor compiles at the first call of
+a size; those first calls are reported apart). The first timed answer of each variant per image is
+compared box to box (the top 100 queries matched at IoU > 0.99, ``compare_detections.query_agreement``).
+
+    python -m scripts.benchmark --compare-backends --size 800                         # openvino FP32 (about 8 min)
     python -m scripts.benchmark --compare-backends --size 800 --openvino-weights int8
+    python -m scripts.benchmark --compare-backends --size 800 --candidate compiled
 
-Writes ``backends.json`` into ``--out`` and ends with ``images/s ratio openvino/upstream: N``.
+Writes ``backends.json`` into ``--out`` and ends with ``images/s ratio <candidate>/upstream: N``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -23,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from gdino_serve.demo_checkpoint import cached_random_checkpoint, converted_random_checkpoint
 from gdino_serve.paths import BERT_DIR, REPO
@@ -42,11 +52,35 @@ TOP, IOU = 100, 0.99
 LONG_SIDE = 1333 / 800  # the service's resize_max / resize_short
 
 
+def upstream_pipeline(config: Path, **settings: Any) -> DetectionPipeline:
+    """The random checkpoint of ``config`` on the upstream (PyTorch) back end."""
+    own = HandlerSettings(model_config=str(config.relative_to(REPO)), **settings)
+    return load_pipeline(REPO, cached_random_checkpoint(config), own, torch.device("cpu"))
+
+
 def openvino_pipeline(config: Path, weights: str, **settings: Any) -> DetectionPipeline:
     """The random checkpoint of ``config``, converted (``weights``: float32 or int8), on the openvino back end."""
     folder = converted_random_checkpoint(config, weights)
     own = HandlerSettings(backend="openvino", model_config=folder.name, bert_dir=str(BERT_DIR), **settings)
     return load_pipeline(folder.parent, folder / CAPTION_BIN, own, torch.device("cpu"))
+
+
+def candidate_pipeline(candidate: str, config: Path, weights: str, **settings: Any) -> DetectionPipeline:
+    """The variant measured against the upstream back end (one of ``CANDIDATES``)."""
+    if candidate == "openvino":
+        return openvino_pipeline(config, weights, **settings)
+    return upstream_pipeline(config, compile_mode="default", **settings)
+
+
+def cropped_photo(name: str, height: int, width: int) -> bytes:
+    """Photo ``name`` scaled to cover ``width`` x ``height`` and centre-cropped to exactly that (PNG)."""
+    photo = Image.open(io.BytesIO(photo_bytes(name))).convert("RGB")
+    scale = max(width / photo.width, height / photo.height)
+    photo = photo.resize((max(width, round(photo.width * scale)), max(height, round(photo.height * scale))))
+    left, top = (photo.width - width) // 2, (photo.height - height) // 2
+    buffer = io.BytesIO()
+    photo.crop((left, top, left + width, top + height)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def model_call(detector: Detector, image: torch.Tensor, answers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
@@ -55,47 +89,55 @@ def model_call(detector: Detector, image: torch.Tensor, answers: list[tuple[torc
     answers.append((scores.probs[0], scores.boxes[0]))
 
 
-def run_backend_benchmark(config: Path, size: int, weights: str, count: int, out: Path) -> dict[str, Any]:
-    """Time ``count`` alternating calls per back end; write ``backends.json`` into ``out``."""
+def first_calls_s(detector: Detector, images: list[torch.Tensor]) -> dict[str, float]:
+    """Seconds of the first call at each distinct input size (warm-up: allocations, kernels, compilation)."""
+    seconds = {}
+    for image in images:
+        size = "x".join(map(str, image.shape[1:]))
+        if size not in seconds:
+            began = time.perf_counter()
+            model_call(detector, image, [])
+            seconds[size] = time.perf_counter() - began
+    return seconds
+
+
+def run_backend_benchmark(
+    config: Path, size: int, weights: str, count: int, out: Path, candidate: str = "openvino", photo_sizes: bool = False
+) -> dict[str, Any]:
+    """Time ``count`` alternating calls of upstream and ``candidate``; write ``backends.json`` into ``out``."""
     started = time.perf_counter()
-    resize = {"resize_short": size, "resize_max": round(size * LONG_SIDE), "warmup": False}
+    long_side = round(size * LONG_SIDE)
+    resize = {"resize_short": size, "resize_max": long_side, "warmup": False}
     loaded = time.perf_counter()
-    upstream = load_pipeline(
-        REPO,
-        cached_random_checkpoint(config),
-        HandlerSettings(model_config=str(config.relative_to(REPO)), **resize),
-        torch.device("cpu"),
-    )
+    upstream = upstream_pipeline(config, **resize)
     upstream_load_s, loaded = time.perf_counter() - loaded, time.perf_counter()
-    openvino = openvino_pipeline(config, weights, **resize)
-    openvino_load_s = time.perf_counter() - loaded
-    images = [upstream.prepare({"image": photo_bytes(name), "caption": CAPTION}).image for name in PHOTOS]
+    other = candidate_pipeline(candidate, config, weights, **resize)
+    candidate_load_s = time.perf_counter() - loaded
+    photos = [photo_bytes(name) if photo_sizes else cropped_photo(name, size, long_side) for name in PHOTOS]
+    images = [upstream.prepare({"image": photo, "caption": CAPTION}).image for photo in photos]
+    first_s = {"upstream": first_calls_s(upstream.detector, images), candidate: first_calls_s(other.detector, images)}
     answers: tuple[list, list] = ([], [])
     calls: list[list[Callable[[], None]]] = [
         [lambda i=image, d=pipeline.detector, a=kept: model_call(d, i, a) for image in cycle(images, count)]
-        for pipeline, kept in zip((upstream, openvino), answers)
+        for pipeline, kept in zip((upstream, other), answers)
     ]
-    first_s = []
-    for pipeline in (upstream, openvino):  # warm-up: first-call allocations and kernel preparation
-        began = time.perf_counter()
-        model_call(pipeline.detector, images[0], [])
-        first_s.append(time.perf_counter() - began)
-    logger.info("timing %d calls per back end at %s, alternated", count, list(images[0].shape[1:]))
-    upstream_speed, openvino_speed = interleaved(*calls)
+    logger.info("timing %d calls per variant at %s, alternated", count, sorted(first_s["upstream"]))
+    upstream_speed, candidate_speed = interleaved(*calls)
     agreement = [
-        query_agreement(reference, candidate, TOP, IOU)
-        for reference, candidate in zip(answers[0][: len(images)], answers[1][: len(images)])
+        query_agreement(reference, found, TOP, IOU)
+        for reference, found in zip(answers[0][: len(images)], answers[1][: len(images)])
     ]
     results = {
         "device": f"CPU, {torch.get_num_threads()} threads",
         "config": config.name,
-        "input_sizes": sorted({tuple(image.shape[1:]) for image in images}),
-        "openvino_weights": weights,
-        "load_s": {"upstream": upstream_load_s, "openvino": openvino_load_s},
-        "first_call_s": {"upstream": first_s[0], "openvino": first_s[1]},
+        "candidate": candidate,
+        "input_sizes": sorted(first_s["upstream"]),
+        "openvino_weights": weights if candidate == "openvino" else None,
+        "load_s": {"upstream": upstream_load_s, candidate: candidate_load_s},
+        "first_call_s": first_s,
         "upstream": upstream_speed,
-        "openvino": openvino_speed,
-        "ratio": openvino_speed["images_per_s"] / upstream_speed["images_per_s"],
+        candidate: candidate_speed,
+        "ratio": candidate_speed["images_per_s"] / upstream_speed["images_per_s"],
         "agreement": [{"image": name, **vars(found)} for name, found in zip(PHOTOS, agreement)],
         "benchmark_wall_s": time.perf_counter() - started,
     }
@@ -103,5 +145,5 @@ def run_backend_benchmark(config: Path, size: int, weights: str, count: int, out
     (out / "backends.json").write_text(json.dumps(results, indent=2) + "\n")
     for row in results["agreement"]:
         logger.info("agreement %s", row)
-    logger.info("upstream %s; openvino (%s weights) %s", upstream_speed, weights, openvino_speed)
+    logger.info("upstream %s; %s %s", upstream_speed, candidate, candidate_speed)
     return results

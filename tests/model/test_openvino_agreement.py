@@ -20,6 +20,7 @@ from gdino_serve.tools.compare_detections import query_agreement
 from handler.core.pipeline import DetectionPipeline
 from tests.support.model_inputs import NAMES_400
 
+pytestmark = pytest.mark.openvino
 logger = logging.getLogger(__name__)
 TOP, IOU = 100, 0.99
 # Set from what this test measured (one run, 2 threads): 99, 62, 27 and 100 of the top 100 boxes
