@@ -38,7 +38,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise InvalidInput(f"image has more pixels than the limit of {max_pixels}", ErrorType.IMAGE_TOO_LARGE) from None
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, ValueError):  # ValueError: e.g. a TIFF header's bad dimensions
         raise InvalidInput(
             f"'image' is not a readable image; supported: {SUPPORTED}", ErrorType.INVALID_IMAGE
         ) from None
