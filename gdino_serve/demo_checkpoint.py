@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gdino_serve.paths import BERT_DIR, BUILD
+from gdino_serve.paths import BERT_DIR, BUILD, REPO
+
+if TYPE_CHECKING:
+    from handler.core.pipeline import DetectionPipeline
 
 # Raw random weights give token logits of standard deviation ~16 (every score 1.0) and boxes that
 # are the encoder's fixed anchors. These two scalings spread the best-token scores over about
@@ -70,6 +74,29 @@ def converted_random_checkpoint(config: Path, weights: str = "float32") -> Path:
 
     cache = CACHE.with_name(f"{CACHE.name}-openvino") / config.stem
     return converted_openvino_model(cached_random_checkpoint(config), config, cache, weights).folder
+
+
+def random_pipeline(config: Path, device: torch.device | str = "cpu", **settings: Any) -> DetectionPipeline:
+    """The random checkpoint of ``config`` in an in-process pipeline on the upstream back end (benchmarks,
+    tests); ``settings`` over the handler's defaults, no warm-up call unless they ask for one."""
+    from handler.backends import load_pipeline
+    from handler.core.settings import HandlerSettings
+
+    own = HandlerSettings(**{"model_config": str(config.relative_to(REPO)), "warmup": False, **settings})
+    return load_pipeline(REPO, cached_random_checkpoint(config), own, torch.device(device))
+
+
+def converted_pipeline(folder: Path, **settings: Any) -> DetectionPipeline:
+    """A converted model ``folder`` (:func:`converted_random_checkpoint`, ``converted_openvino_model``) in an
+    in-process pipeline on the openvino back end: what a worker of its archive answers."""
+    from handler.backends import load_pipeline
+    from handler.backends.openvino.model_files import CAPTION_BIN
+    from handler.core.settings import HandlerSettings
+
+    own = {"backend": "openvino", "model_config": folder.name, "bert_dir": str(BERT_DIR), "warmup": False}
+    return load_pipeline(
+        folder.parent, folder / CAPTION_BIN, HandlerSettings(**{**own, **settings}), torch.device("cpu")
+    )
 
 
 def main() -> None:

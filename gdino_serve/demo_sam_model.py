@@ -35,30 +35,36 @@ logger = logging.getLogger(__name__)
 TEST_IMAGE_SIZE = 128  # the test sizes' model input side
 MASK_LOGIT_SCALE = 10.0  # spreads the random mask logits away from the threshold
 
+
+def wide_hiera(hidden_size: int, **stages: Any) -> dict[str, Any]:
+    """A Hiera-B+ / Hiera-L backbone: 2 heads, both doubling per stage from ``hidden_size``."""
+    return {
+        "hidden_size": hidden_size,
+        "num_attention_heads": 2,
+        "embed_dim_per_stage": [hidden_size * 2**stage for stage in range(4)],
+        "num_attention_heads_per_stage": [2 * 2**stage for stage in range(4)],
+        **stages,
+    }
+
+
 # SAM 2.1 Hiera backbones: Sam2HieraDetConfig arguments (defaults: tiny). The FPN neck reads the
 # stages' widths, deepest first (backbone_channel_list), so they are derived, not listed.
 SAM2_HIERA: dict[str, dict[str, Any]] = {
     "tiny": {},
     "small": {"blocks_per_stage": [1, 2, 11, 2], "global_attention_blocks": [7, 10, 13]},
-    "base-plus": {
-        "hidden_size": 112,
-        "num_attention_heads": 2,
-        "embed_dim_per_stage": [112, 224, 448, 896],
-        "num_attention_heads_per_stage": [2, 4, 8, 16],
-        "blocks_per_stage": [2, 3, 16, 3],
-        "global_attention_blocks": [12, 16, 20],
-        "window_positional_embedding_background_size": [14, 14],
-    },
-    "large": {
-        "hidden_size": 144,
-        "num_attention_heads": 2,
-        "embed_dim_per_stage": [144, 288, 576, 1152],
-        "num_attention_heads_per_stage": [2, 4, 8, 16],
-        "blocks_per_stage": [2, 6, 36, 4],
-        "global_attention_blocks": [23, 33, 43],
-        "window_positional_embedding_background_size": [7, 7],
-        "window_size_per_stage": [8, 4, 16, 8],
-    },
+    "base-plus": wide_hiera(
+        112,
+        blocks_per_stage=[2, 3, 16, 3],
+        global_attention_blocks=[12, 16, 20],
+        window_positional_embedding_background_size=[14, 14],
+    ),
+    "large": wide_hiera(
+        144,
+        blocks_per_stage=[2, 6, 36, 4],
+        global_attention_blocks=[23, 33, 43],
+        window_positional_embedding_background_size=[7, 7],
+        window_size_per_stage=[8, 4, 16, 8],
+    ),
 }
 # SAM ViT image encoders: SamVisionConfig arguments (defaults: ViT-B).
 SAM_VIT: dict[str, dict[str, Any]] = {

@@ -269,9 +269,12 @@ def main() -> None:
     model.add_argument("--hf-model", type=Path, help="Hugging Face GroundingDINO / MM-Grounding-DINO / LLMDet folder")
     parser.add_argument("--config", type=Path, default=FULL_CONFIG)
     parser.add_argument(
-        "--backend", choices=("upstream", "openvino"), default="upstream", help="the back end serving --checkpoint"
+        "--backend",
+        choices=defaults.CHECKPOINT_BACKENDS,
+        default=defaults.BACKEND,
+        help="the back end serving --checkpoint",
     )
-    parser.add_argument("--openvino-weights", choices=("float32", "int8"), default="float32")
+    parser.add_argument("--openvino-weights", choices=defaults.OPENVINO_WEIGHTS, default="float32")
     parser.add_argument(
         "--conversion-cache",
         type=Path,

@@ -128,10 +128,10 @@ def converted_openvino_model(
 ) -> OpenVinoModel:
     """``checkpoint`` (architecture ``config``) as OpenVINO IR with ``weights`` (float32, or int8 made
     from the float32 conversion), converted only when ``cache_root`` holds no such conversion."""
-    from handler.backends.openvino.model_files import METADATA, WEIGHTS
+    from handler.backends.openvino.model_files import METADATA
 
-    if weights not in WEIGHTS:
-        raise SystemExit(f"OpenVINO weights {weights!r} is not one of {', '.join(WEIGHTS)}")
+    if weights not in defaults.OPENVINO_WEIGHTS:
+        raise SystemExit(f"OpenVINO weights {weights!r} is not one of {', '.join(defaults.OPENVINO_WEIGHTS)}")
     started = time.monotonic()
     checkpoint_sha256 = file_sha256(checkpoint)
     fp32_key = conversion_key(checkpoint_sha256, config, "float32")

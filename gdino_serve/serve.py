@@ -62,9 +62,6 @@ def mask_model_folder(name_or_folder: str | None) -> Path | None:
     raise SystemExit(f"--mask-model {name_or_folder!r} is neither a folder nor one of {', '.join(MASK_MODELS)}")
 
 
-CHECKPOINT_BACKENDS = ("upstream", "openvino")  # the back ends that serve an rf-groundingdino checkpoint
-
-
 def configured_backend() -> str:
     """The ``backend`` of model_config/model-config.yaml's ``handler:`` section (default: upstream)."""
     settings = yaml.safe_load((MODEL_CONFIGS / "model-config.yaml").read_text()) or {}
@@ -81,8 +78,10 @@ def model_files(args: argparse.Namespace) -> ModelFiles:
         if args.backend == "openvino":
             raise SystemExit("--backend openvino serves rf-groundingdino checkpoints, not Hugging Face folders")
         return with_mask_model(HuggingFaceModel(args.hf_model.resolve()), mask_folder)
-    if args.backend not in CHECKPOINT_BACKENDS:
-        raise SystemExit(f"--backend {args.backend!r}: a checkpoint is served by {' or '.join(CHECKPOINT_BACKENDS)}")
+    if args.backend not in defaults.CHECKPOINT_BACKENDS:
+        raise SystemExit(
+            f"--backend {args.backend!r}: a checkpoint is served by {' or '.join(defaults.CHECKPOINT_BACKENDS)}"
+        )
     checkpoint = args.checkpoint or official_or_demo()
     if not checkpoint.is_file():
         raise SystemExit(f"checkpoint {checkpoint} not found")
@@ -131,7 +130,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--openvino-weights",
-        choices=("float32", "int8"),
+        choices=defaults.OPENVINO_WEIGHTS,
         default=env("OPENVINO_WEIGHTS", "float32"),
         help="$OPENVINO_WEIGHTS: int8 compresses the converted weights with nncf (lossy: other answers)",
     )

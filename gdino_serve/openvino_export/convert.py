@@ -8,8 +8,8 @@ by default), and ``model.json`` beside them (``handler/backends/openvino/model_f
   Swin keeps every size symbolic. A check at another, odd size compares it with the eager graph;
 * the caption graph through ``torch.export`` with dynamic level sizes and token count.
 
-One IR serves every image size and caption length. It takes minutes (about 4-6 for the full
-Swin-T on 2 cores) and a few GB of memory, so it runs once per checkpoint, in its own process,
+One IR serves every image size and caption length. It takes minutes (for the full Swin-T
+on 2 cores: 2 when idle, up to 6 under load) and a few GB of memory, so it runs once per checkpoint, in its own process,
 when the model store is built (``gdino_serve/model_store_cache.py``), never in the worker.
 ``--int8`` instead makes an nncf INT8 weight-compressed copy of a converted folder (lossy).
 

@@ -38,7 +38,7 @@ import requests
 import torch
 from PIL import Image
 
-from gdino_serve.demo_checkpoint import cached_random_checkpoint
+from gdino_serve.demo_checkpoint import cached_random_checkpoint, random_pipeline
 from gdino_serve.model_archive import build_mar
 from gdino_serve.paths import FULL_CONFIG, REPO
 from gdino_serve.tools.benchmark_masks import run_mask_benchmark
@@ -46,12 +46,11 @@ from gdino_serve.tools.benchmark_report import write_report
 from gdino_serve.tools.compare_detections import mean_agreement, with_grey_level_noise
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
 from gdino_serve.torchserve_runner import TorchServe
-from handler.backends import load_pipeline
 from handler.backends.upstream.detector import UpstreamDetector
+from handler.contract import defaults
 from handler.core.batching import CallLimits, ModelInput, predict_batch
 from handler.core.image_decode import decode_image
 from handler.core.pipeline import DetectionPipeline
-from handler.core.settings import HandlerSettings
 from handler.core.stage_timer import STAGES, StageTimer
 from handler.frontends.http.replies import detections_body
 
@@ -313,15 +312,9 @@ def _serve_and_measure(
 def run(options: Options) -> dict[str, Any]:
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     checkpoint = cached_random_checkpoint(options.config)
-    settings = HandlerSettings(
-        model_config=str(options.config.relative_to(REPO)),
-        resize_short=options.resize_short,
-        resize_max=options.resize_max,
-        warmup=False,
-    )
     images = benchmark_images()
     payloads = [{"image": data, "caption": CAPTION} for data in images.values()]
-    pipeline = load_pipeline(REPO, checkpoint, settings, device)
+    pipeline = random_pipeline(options.config, device, resize_short=options.resize_short, resize_max=options.resize_max)
     results: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
         "config": options.config.name,
@@ -385,7 +378,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="measure only a faster variant (--candidate) against the upstream back end (images/s, agreement; --requests calls each, default one per photo)",
     )
     parser.add_argument("--candidate", choices=CANDIDATES, default="openvino", help="--compare-backends: the variant")
-    parser.add_argument("--openvino-weights", choices=("float32", "int8"), default="float32")
+    parser.add_argument("--openvino-weights", choices=defaults.OPENVINO_WEIGHTS, default="float32")
     parser.add_argument(
         "--photo-sizes",
         action="store_true",
@@ -396,7 +389,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     if args.size:
         args.resize_short, args.resize_max = (
             args.resize_short or args.size,
-            args.resize_max or round(args.size * 1333 / 800),
+            args.resize_max or round(args.size * defaults.RESIZE_MAX / defaults.RESIZE_SHORT),
         )
     return Options(
         config=args.config.resolve(),
@@ -435,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         compared = run_backend_benchmark(
             options.config,
-            options.resize_short,
+            (options.resize_short, options.resize_max),
             options.openvino_weights,
             options.requests,
             options.out,

@@ -34,42 +34,25 @@ from typing import Any
 import torch
 from PIL import Image
 
-from gdino_serve.demo_checkpoint import cached_random_checkpoint, converted_random_checkpoint
-from gdino_serve.paths import BERT_DIR, REPO
+from gdino_serve.demo_checkpoint import converted_pipeline, converted_random_checkpoint, random_pipeline
 from gdino_serve.tools.benchmark import cycle, interleaved
 from gdino_serve.tools.compare_detections import query_agreement
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
-from handler.backends import load_pipeline
-from handler.backends.openvino.model_files import CAPTION_BIN
 from handler.core.detector import Detector
 from handler.core.pipeline import DetectionPipeline
-from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger("benchmark_backends")
 
 CAPTION = "a person . a cat . a cup . a rocket . a motorcycle ."
 TOP, IOU = 100, 0.99
-LONG_SIDE = 1333 / 800  # the service's resize_max / resize_short
-
-
-def upstream_pipeline(config: Path, **settings: Any) -> DetectionPipeline:
-    """The random checkpoint of ``config`` on the upstream (PyTorch) back end."""
-    own = HandlerSettings(model_config=str(config.relative_to(REPO)), **settings)
-    return load_pipeline(REPO, cached_random_checkpoint(config), own, torch.device("cpu"))
-
-
-def openvino_pipeline(config: Path, weights: str, **settings: Any) -> DetectionPipeline:
-    """The random checkpoint of ``config``, converted (``weights``: float32 or int8), on the openvino back end."""
-    folder = converted_random_checkpoint(config, weights)
-    own = HandlerSettings(backend="openvino", model_config=folder.name, bert_dir=str(BERT_DIR), **settings)
-    return load_pipeline(folder.parent, folder / CAPTION_BIN, own, torch.device("cpu"))
 
 
 def candidate_pipeline(candidate: str, config: Path, weights: str, **settings: Any) -> DetectionPipeline:
-    """The variant measured against the upstream back end (one of ``CANDIDATES``)."""
+    """The variant measured against the upstream back end (one of ``benchmark.CANDIDATES``): the random checkpoint
+    of ``config`` converted (``weights``: float32 or int8) for the openvino back end, or compiled."""
     if candidate == "openvino":
-        return openvino_pipeline(config, weights, **settings)
-    return upstream_pipeline(config, compile_mode="default", **settings)
+        return converted_pipeline(converted_random_checkpoint(config, weights), **settings)
+    return random_pipeline(config, compile_mode="default", **settings)
 
 
 def cropped_photo(name: str, height: int, width: int) -> bytes:
@@ -102,18 +85,24 @@ def first_calls_s(detector: Detector, images: list[torch.Tensor]) -> dict[str, f
 
 
 def run_backend_benchmark(
-    config: Path, size: int, weights: str, count: int, out: Path, candidate: str = "openvino", photo_sizes: bool = False
+    config: Path,
+    resize: tuple[int, int],
+    weights: str,
+    count: int,
+    out: Path,
+    candidate: str = "openvino",
+    photo_sizes: bool = False,
 ) -> dict[str, Any]:
-    """Time ``count`` alternating calls of upstream and ``candidate``; write ``backends.json`` into ``out``."""
+    """Time ``count`` alternating calls of upstream and ``candidate`` with inputs of ``resize`` (short
+    side, long side); write ``backends.json`` into ``out``."""
     started = time.perf_counter()
-    long_side = round(size * LONG_SIDE)
-    resize = {"resize_short": size, "resize_max": long_side, "warmup": False}
+    sizes = {"resize_short": resize[0], "resize_max": resize[1]}
     loaded = time.perf_counter()
-    upstream = upstream_pipeline(config, **resize)
+    upstream = random_pipeline(config, **sizes)
     upstream_load_s, loaded = time.perf_counter() - loaded, time.perf_counter()
-    other = candidate_pipeline(candidate, config, weights, **resize)
+    other = candidate_pipeline(candidate, config, weights, **sizes)
     candidate_load_s = time.perf_counter() - loaded
-    photos = [photo_bytes(name) if photo_sizes else cropped_photo(name, size, long_side) for name in PHOTOS]
+    photos = [photo_bytes(name) if photo_sizes else cropped_photo(name, *resize) for name in PHOTOS]
     images = [upstream.prepare({"image": photo, "caption": CAPTION}).image for photo in photos]
     first_s = {"upstream": first_calls_s(upstream.detector, images), candidate: first_calls_s(other.detector, images)}
     answers: tuple[list, list] = ([], [])

@@ -24,12 +24,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from gdino_serve.demo_checkpoint import cached_random_checkpoint
+from gdino_serve.demo_checkpoint import random_pipeline
 from gdino_serve.demo_sam_model import cached_random_sam_model
-from gdino_serve.paths import FULL_CONFIG, REPO
+from gdino_serve.paths import FULL_CONFIG
 from gdino_serve.tools.sample_photos import photo_bytes
-from handler.backends import load_pipeline
-from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger("benchmark_masks")
 
@@ -58,10 +56,7 @@ def stage_times(pipeline: Any, image: bytes, boxes: int) -> dict[str, float]:
 def measure(name: str, boxes: int, repeats: int) -> dict[str, Any]:
     """One mask model's per-image and per-box cost, and their ratios to the detection time."""
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    settings = HandlerSettings(
-        model_config=str(FULL_CONFIG.relative_to(REPO)), mask_model=str(cached_random_sam_model(name)), warmup=False
-    )
-    pipeline = load_pipeline(REPO, cached_random_checkpoint(FULL_CONFIG), settings, device)
+    pipeline = random_pipeline(FULL_CONFIG, device, mask_model=str(cached_random_sam_model(name)))
     image = photo()
     stage_times(pipeline, image, 1)  # warm-up
     runs = {count: [stage_times(pipeline, image, count) for _ in range(repeats)] for count in (1, boxes)}

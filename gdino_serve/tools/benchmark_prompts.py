@@ -24,14 +24,11 @@ from typing import Any
 
 import torch
 
-from gdino_serve.demo_checkpoint import cached_random_checkpoint
-from gdino_serve.paths import REPO
+from gdino_serve.demo_checkpoint import random_pipeline
 from gdino_serve.tools.benchmark import cycle, interleaved
 from gdino_serve.tools.sample_photos import PHOTOS, photo_bytes
-from handler.backends import load_pipeline
 from handler.core.pipeline import DetectionPipeline
 from handler.core.prompt_cache import PromptCache
-from handler.core.settings import HandlerSettings
 
 logger = logging.getLogger("benchmark_prompts")
 
@@ -93,10 +90,7 @@ def run_prompt_benchmark(config: Path, resize: tuple[int, int], count: int, out:
     """Measure each vocabulary with and without the cache; write ``prompt_modes.json`` and ``.md`` into ``out``."""
     started = time.perf_counter()
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    settings = HandlerSettings(
-        model_config=str(config.relative_to(REPO)), resize_short=resize[0], resize_max=resize[1], warmup=False
-    )
-    pipeline = load_pipeline(REPO, cached_random_checkpoint(config), settings, device)
+    pipeline = random_pipeline(config, device, resize_short=resize[0], resize_max=resize[1])
     images = [photo_bytes(name) for name in PHOTOS]
     results: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",

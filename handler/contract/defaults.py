@@ -10,6 +10,8 @@ MODEL_VERSION = "1.0"  # the archive's version, as KServe v2 answers state it
 MODEL_CONFIG = "model_config/GroundingDINO_SwinT_OGC.py"  # default architecture (official Swin-T OGC)
 BERT_DIR = "bert-base-uncased"
 BACKEND = "upstream"  # which model back end serves (handler.backends)
+CHECKPOINT_BACKENDS = ("upstream", "openvino")  # the back ends that serve an rf-groundingdino checkpoint
+OPENVINO_WEIGHTS = ("float32", "int8")  # the openvino back end's IR weights: as trained, or nncf INT8 (lossy)
 
 BOX_THRESHOLD = 0.35
 TEXT_THRESHOLD = 0.25

@@ -21,12 +21,13 @@ import requests
 import torch
 import yaml
 
+from gdino_serve.demo_checkpoint import converted_pipeline
 from gdino_serve.demo_hf_model import cached_random_hf_model
 from gdino_serve.demo_sam_model import cached_random_sam_model
 from gdino_serve.download_weights import MASK_MODELS
 from gdino_serve.model_archive import HuggingFaceModel, merged_model_yaml
 from gdino_serve.model_store_cache import CONVERSIONS, converted_openvino_model
-from gdino_serve.paths import BERT_DIR, REPO, TINY_CONFIG
+from gdino_serve.paths import REPO, TINY_CONFIG
 from gdino_serve.ports import free_ports
 from handler.backends import load_pipeline
 from handler.contract.mask_codec import decode_rle
@@ -154,9 +155,7 @@ def test_serve_command_converts_a_checkpoint_once_and_serves_it_with_the_openvin
     store = next(path for path in cache.iterdir() if path.name != CONVERSIONS) / "groundingdino"
     assert not list(store.glob("*.pth")), "the worker reads the IR, not the checkpoint"
     assert yaml.safe_load((store / "model-config.yaml").read_text())["handler"]["backend"] == "openvino"
-    settings = HandlerSettings(backend="openvino", model_config=converted.folder.name, bert_dir=str(BERT_DIR))
-    pipeline = load_pipeline(converted.folder.parent, converted.weights, settings, torch.device("cpu"))
-    for reply, expected in zip(replies, answer_bodies(pipeline, requests_)):
+    for reply, expected in zip(replies, answer_bodies(converted_pipeline(converted.folder), requests_)):
         assert reply.status_code == 200, reply.text
         assert expected["boxes"]
         assert_close(reply.json(), expected)

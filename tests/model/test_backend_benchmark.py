@@ -16,7 +16,7 @@ pytestmark = pytest.mark.openvino
 
 
 def test_the_benchmark_times_both_back_ends_on_one_input_size_and_compares_their_answers(tmp_path) -> None:
-    results = run_backend_benchmark(FULL_CONFIG, 256, "float32", 2, tmp_path, candidate="openvino")
+    results = run_backend_benchmark(FULL_CONFIG, (256, 427), "float32", 2, tmp_path, candidate="openvino")
     assert results == json.loads((tmp_path / "backends.json").read_text())
     assert results["input_sizes"] == ["256x427"]
     assert set(results["first_call_s"]) == {"upstream", "openvino"}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gdino_serve.paths import BERT_DIR, FULL_CONFIG, REPO, TINY_CONFIG
+from gdino_serve.paths import FULL_CONFIG, REPO, TINY_CONFIG
 
 if TYPE_CHECKING:
     from handler.core.pipeline import DetectionPipeline
@@ -63,20 +63,12 @@ def full_pipeline() -> DetectionPipeline:
     return _pipeline(REPO, checkpoint, model_config=config, resize_short=256, resize_max=384, warmup=False)
 
 
-def openvino_pipeline(config: Path, **settings: Any) -> DetectionPipeline:
-    """An in-process pipeline on the openvino back end with the converted random model of ``config``."""
-    from gdino_serve.demo_checkpoint import converted_random_checkpoint
-    from handler.backends.openvino.model_files import CAPTION_BIN
-
-    folder = converted_random_checkpoint(config)
-    own = {"backend": "openvino", "model_config": folder.name, "bert_dir": str(BERT_DIR)}
-    return _pipeline(folder.parent, folder / CAPTION_BIN, **own, **settings)
-
-
 @pytest.fixture(scope="session")
 def full_openvino_pipeline() -> DetectionPipeline:
     """The full Swin-T OGC random checkpoint (``full_pipeline``'s) on the openvino back end, small images."""
-    return openvino_pipeline(FULL_CONFIG, resize_short=256, resize_max=384, warmup=False)
+    from gdino_serve.demo_checkpoint import converted_pipeline, converted_random_checkpoint
+
+    return converted_pipeline(converted_random_checkpoint(FULL_CONFIG), resize_short=256, resize_max=384)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,6 @@ IMAGE_BIN = "image.bin"
 CAPTION_XML = "caption.xml"
 CAPTION_BIN = "caption.bin"  # the largest file: the archive's serialized file
 METADATA = "model.json"
-WEIGHTS = ("float32", "int8")  # IR weights: as trained, or nncf INT8 weight compression (lossy)
 # The caption graph's inputs after the image graph's outputs (its level maps, then position maps).
 TEXT_INPUTS = ("input_ids", "token_type_ids", "position_ids", "text_self_attention_masks", "text_token_mask")
 
@@ -33,7 +32,7 @@ class ModelFacts:
     num_queries: int
     feature_strides: tuple[int, ...]
     feature_levels: int  # the image graph's outputs: this many level maps, then as many position maps
-    weights: str  # one of WEIGHTS
+    weights: str  # one of defaults.OPENVINO_WEIGHTS
     openvino: str  # the OpenVINO version that converted it
     source: dict[str, Any]  # checkpoint sha256, config name, versions of the converting stack
 
