@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gdino_serve.paths import BERT_DIR, BUILD, REPO
+from handler.contract import defaults
 
 if TYPE_CHECKING:
     from handler.core.pipeline import DetectionPipeline
@@ -66,7 +67,7 @@ def cached_random_checkpoint(config: Path, seed: int = 0) -> Path:
     return path if path.exists() else make_random_checkpoint(config, path, seed)
 
 
-def converted_random_checkpoint(config: Path, weights: str = "float32") -> Path:
+def converted_random_checkpoint(config: Path, weights: str = defaults.OPENVINO_DEFAULT_WEIGHTS) -> Path:
     """:func:`cached_random_checkpoint` converted to OpenVINO IR (the ``openvino`` back end's
     folder), under build/test-weights-openvino: converted on first use (minutes for the full config),
     then reused while the checkpoint, config and export code stay the same."""

@@ -274,7 +274,9 @@ def main() -> None:
         default=defaults.BACKEND,
         help="the back end serving --checkpoint",
     )
-    parser.add_argument("--openvino-weights", choices=defaults.OPENVINO_WEIGHTS, default="float32")
+    parser.add_argument(
+        "--openvino-weights", choices=defaults.OPENVINO_WEIGHTS, default=defaults.OPENVINO_DEFAULT_WEIGHTS
+    )
     parser.add_argument(
         "--conversion-cache",
         type=Path,

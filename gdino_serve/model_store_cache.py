@@ -124,7 +124,7 @@ def _run_converter(*arguments: str) -> None:
 
 
 def converted_openvino_model(
-    checkpoint: Path, config: Path, cache_root: Path, weights: str = "float32"
+    checkpoint: Path, config: Path, cache_root: Path, weights: str = defaults.OPENVINO_DEFAULT_WEIGHTS
 ) -> OpenVinoModel:
     """``checkpoint`` (architecture ``config``) as OpenVINO IR with ``weights`` (float32, or int8 made
     from the float32 conversion), converted only when ``cache_root`` holds no such conversion."""

@@ -131,7 +131,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--openvino-weights",
         choices=defaults.OPENVINO_WEIGHTS,
-        default=env("OPENVINO_WEIGHTS", "float32"),
+        default=env("OPENVINO_WEIGHTS", defaults.OPENVINO_DEFAULT_WEIGHTS),
         help="$OPENVINO_WEIGHTS: int8 compresses the converted weights with nncf (lossy: other answers)",
     )
     parser.add_argument(

@@ -79,7 +79,7 @@ class Options:
     mask_models: tuple[str, ...] = ()  # measure the mask stage of these mask models instead
     prompt_modes: bool = False  # measure the vocabularies with and without the prompt cache instead
     compare_backends: bool = False  # measure a faster variant (``candidate``) against the upstream back end instead
-    openvino_weights: str = "float32"  # the converted weights --compare-backends measures
+    openvino_weights: str = defaults.OPENVINO_DEFAULT_WEIGHTS  # the converted weights --compare-backends measures
     candidate: str = "openvino"  # the variant --compare-backends measures: openvino or compiled (torch.compile)
     photo_sizes: bool = False  # --compare-backends on each photo's own size, not all cropped to size x long side
 
@@ -378,7 +378,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help="measure only a faster variant (--candidate) against the upstream back end (images/s, agreement; --requests calls each, default one per photo)",
     )
     parser.add_argument("--candidate", choices=CANDIDATES, default="openvino", help="--compare-backends: the variant")
-    parser.add_argument("--openvino-weights", choices=defaults.OPENVINO_WEIGHTS, default="float32")
+    parser.add_argument(
+        "--openvino-weights", choices=defaults.OPENVINO_WEIGHTS, default=defaults.OPENVINO_DEFAULT_WEIGHTS
+    )
     parser.add_argument(
         "--photo-sizes",
         action="store_true",

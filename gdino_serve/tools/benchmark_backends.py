@@ -97,9 +97,8 @@ def run_backend_benchmark(
     side, long side); write ``backends.json`` into ``out``."""
     started = time.perf_counter()
     sizes = {"resize_short": resize[0], "resize_max": resize[1]}
-    loaded = time.perf_counter()
     upstream = random_pipeline(config, **sizes)
-    upstream_load_s, loaded = time.perf_counter() - loaded, time.perf_counter()
+    upstream_load_s, loaded = time.perf_counter() - started, time.perf_counter()
     other = candidate_pipeline(candidate, config, weights, **sizes)
     candidate_load_s = time.perf_counter() - loaded
     photos = [photo_bytes(name) if photo_sizes else cropped_photo(name, *resize) for name in PHOTOS]

@@ -12,6 +12,7 @@ BERT_DIR = "bert-base-uncased"
 BACKEND = "upstream"  # which model back end serves (handler.backends)
 CHECKPOINT_BACKENDS = ("upstream", "openvino")  # the back ends that serve an rf-groundingdino checkpoint
 OPENVINO_WEIGHTS = ("float32", "int8")  # the openvino back end's IR weights: as trained, or nncf INT8 (lossy)
+OPENVINO_DEFAULT_WEIGHTS = "float32"  # lossless: the same answers as the upstream back end
 
 BOX_THRESHOLD = 0.35
 TEXT_THRESHOLD = 0.25

@@ -12,19 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gdino_serve.paths import FULL_CONFIG, REPO, TINY_CONFIG
+from gdino_serve.paths import FULL_CONFIG, TINY_CONFIG
 
 if TYPE_CHECKING:
     from handler.core.pipeline import DetectionPipeline
-
-
-def _pipeline(model_dir: Path, weights: Path, device: str = "cpu", **settings: Any) -> DetectionPipeline:
-    import torch
-
-    from handler.backends import load_pipeline
-    from handler.core.settings import HandlerSettings
-
-    return load_pipeline(model_dir, weights, HandlerSettings(**settings), torch.device(device))
 
 
 @pytest.fixture(scope="session")
@@ -35,14 +26,13 @@ def tiny_checkpoint() -> Path:
 
 
 @pytest.fixture(scope="session")
-def make_pipeline(tiny_checkpoint: Path) -> Callable[..., DetectionPipeline]:
-    """Build an in-process pipeline on the tiny config (on the CPU unless ``device`` says otherwise);
-    keyword arguments override settings."""
-    from gdino_serve.demo_checkpoint import TINY_SETTINGS
+def make_pipeline() -> Callable[..., DetectionPipeline]:
+    """Build an in-process pipeline on the tiny config (on the CPU unless ``device`` says otherwise, with
+    the worker's warm-up call); keyword arguments override settings."""
+    from gdino_serve.demo_checkpoint import TINY_SETTINGS, random_pipeline
 
     def make(device: str = "cpu", **overrides: Any) -> DetectionPipeline:
-        config = f"model_config/{TINY_CONFIG.name}"
-        return _pipeline(REPO, tiny_checkpoint, device, model_config=config, **{**TINY_SETTINGS, **overrides})
+        return random_pipeline(TINY_CONFIG, device, **{"warmup": True, **TINY_SETTINGS, **overrides})
 
     return make
 
@@ -56,11 +46,9 @@ def pipeline(make_pipeline: Callable[..., DetectionPipeline]) -> DetectionPipeli
 def full_pipeline() -> DetectionPipeline:
     """The full Swin-T OGC architecture with random weights (they amplify any numerical leak);
     small images keep CPU time low."""
-    from gdino_serve.demo_checkpoint import cached_random_checkpoint
+    from gdino_serve.demo_checkpoint import random_pipeline
 
-    checkpoint = cached_random_checkpoint(FULL_CONFIG)
-    config = f"model_config/{FULL_CONFIG.name}"
-    return _pipeline(REPO, checkpoint, model_config=config, resize_short=256, resize_max=384, warmup=False)
+    return random_pipeline(FULL_CONFIG, resize_short=256, resize_max=384)
 
 
 @pytest.fixture(scope="session")
@@ -75,21 +63,25 @@ def full_openvino_pipeline() -> DetectionPipeline:
 def cuda_full_pipeline() -> DetectionPipeline:
     """The full Swin-T OGC architecture with random weights on ``cuda:0``, at the service's 800/1333 px
     (for tests marked ``cuda``)."""
-    from gdino_serve.demo_checkpoint import cached_random_checkpoint
+    from gdino_serve.demo_checkpoint import random_pipeline
 
-    checkpoint = cached_random_checkpoint(FULL_CONFIG)
-    return _pipeline(REPO, checkpoint, "cuda:0", model_config=f"model_config/{FULL_CONFIG.name}", warmup=False)
+    return random_pipeline(FULL_CONFIG, "cuda:0")
 
 
 @pytest.fixture(scope="session")
 def make_hf_pipeline() -> Callable[..., DetectionPipeline]:
     """Build an in-process pipeline on the transformers back end with a tiny random ``model_type`` folder."""
+    import torch
+
     from gdino_serve.demo_checkpoint import TINY_SETTINGS
     from gdino_serve.demo_hf_model import cached_random_hf_model
+    from handler.backends import load_pipeline
+    from handler.core.settings import HandlerSettings
 
     def make(model_type: str, **overrides: Any) -> DetectionPipeline:
         folder = cached_random_hf_model(model_type)
-        settings = {"backend": "transformers", "model_config": folder.name, **TINY_SETTINGS, **overrides}
-        return _pipeline(folder.parent, folder / "model.safetensors", **settings)
+        own = {"backend": "transformers", "model_config": folder.name}
+        settings = HandlerSettings(**{**own, **TINY_SETTINGS, **overrides})
+        return load_pipeline(folder.parent, folder / "model.safetensors", settings, torch.device("cpu"))
 
     return make
